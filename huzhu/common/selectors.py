@@ -1,0 +1,25 @@
+"""Reads on the audit log."""
+
+from __future__ import annotations
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.db.models import QuerySet
+
+from huzhu.common.models import AuditEntry
+from huzhu.orgs.roles import Perm
+from huzhu.orgs.scope import Scope
+
+
+def audit_history(*, scope: Scope, target: models.Model) -> QuerySet[AuditEntry]:
+    """Every entry about ``target`` that the scope may read (the caller has already
+    checked that ``target`` itself is visible)."""
+    return (
+        AuditEntry.objects.within(scope, Perm.AUDIT_VIEW)
+        .filter(target_type=ContentType.objects.get_for_model(target), target_id=str(target.pk))
+        .order_by("-created_at", "-id")
+    )
+
+
+def audit_recent(*, scope: Scope, limit: int = 20) -> QuerySet[AuditEntry]:
+    return AuditEntry.objects.within(scope, Perm.AUDIT_VIEW).order_by("-created_at", "-id")[:limit]
