@@ -19,8 +19,12 @@ User = get_user_model()
 _seq = itertools.count(1)
 
 
-def make_id_number(birth: dt.date | None = None, area: str = "370102", male: bool = True,
-                   rng: random.Random | None = None) -> str:
+def make_id_number(
+    birth: dt.date | None = None,
+    area: str = "370102",
+    male: bool = True,
+    rng: random.Random | None = None,
+) -> str:
     """A valid 18-character citizen ID number with a correct check character."""
     from stdnum.cn import ric
 
@@ -47,8 +51,14 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 def make_org(kind: str, name: str, parent: Org | None = None, code: str | None = None) -> Org:
     """Create an org directly (tests that are not about org rules)."""
-    org = Org.objects.create(parent=parent, kind=kind, name=name, division_code=code,
-                             path=f"/new-{next(_seq)}/", depth=(parent.depth + 1) if parent else 0)
+    org = Org.objects.create(
+        parent=parent,
+        kind=kind,
+        name=name,
+        division_code=code,
+        path=f"/new-{next(_seq)}/",
+        depth=(parent.depth + 1) if parent else 0,
+    )
     org.path = f"{parent.path if parent else '/'}{org.pk}/"
     org.save(update_fields=["path"])
     return org
@@ -58,12 +68,23 @@ def grant(user: object, org: Org, role: str = Role.WORKER) -> RoleGrant:
     return RoleGrant.objects.create(user=user, org=org, role=role)
 
 
-def make_person(org: Org, name: str = "张三", id_number: str | None = None,
-                phone: str | None = None, **kwargs: object) -> Person:
+def make_person(
+    org: Org,
+    name: str = "张三",
+    id_number: str | None = None,
+    phone: str | None = None,
+    **kwargs: object,
+) -> Person:
     system = Scope(user_id=0, is_superuser=True)
-    return person_create(actor=None, scope=system, org=org, name=name,
-                         id_number=id_number or make_id_number(),
-                         phone=make_phone() if phone is None else phone, **kwargs)
+    return person_create(
+        actor=None,
+        scope=system,
+        org=org,
+        name=name,
+        id_number=id_number or make_id_number(),
+        phone=make_phone() if phone is None else phone,
+        **kwargs,
+    )
 
 
 class City:

@@ -9,7 +9,9 @@ from django.utils.translation import gettext_lazy as _
 
 class ApiToken(models.Model):
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens",
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="api_tokens",
         verbose_name=_("用户"),
     )
     name = models.CharField(_("用途"), max_length=100, blank=True)

@@ -29,12 +29,14 @@ class OrgKind(models.TextChoices):
 
 # Which kinds may hang under which (DOMAIN.md §2). Policy as data, checked by org_create.
 ALLOWED_CHILDREN: dict[str, frozenset[str]] = {
-    OrgKind.CITY: frozenset({OrgKind.DISTRICT, OrgKind.ASSOCIATION, OrgKind.UNIT,
-                             OrgKind.PARTY_COMMITTEE}),
+    OrgKind.CITY: frozenset(
+        {OrgKind.DISTRICT, OrgKind.ASSOCIATION, OrgKind.UNIT, OrgKind.PARTY_COMMITTEE}
+    ),
     OrgKind.DISTRICT: frozenset({OrgKind.STREET, OrgKind.UNIT, OrgKind.PARTY_COMMITTEE}),
     OrgKind.STREET: frozenset({OrgKind.COMMUNITY, OrgKind.UNIT, OrgKind.PARTY_COMMITTEE}),
-    OrgKind.COMMUNITY: frozenset({OrgKind.GRID, OrgKind.CORPS, OrgKind.PARTY_BRANCH,
-                                  OrgKind.PARTY_COMMITTEE, OrgKind.UNIT}),
+    OrgKind.COMMUNITY: frozenset(
+        {OrgKind.GRID, OrgKind.CORPS, OrgKind.PARTY_BRANCH, OrgKind.PARTY_COMMITTEE, OrgKind.UNIT}
+    ),
     OrgKind.GRID: frozenset(),
     OrgKind.ASSOCIATION: frozenset({OrgKind.BRANCH}),
     OrgKind.BRANCH: frozenset(),
@@ -61,7 +63,11 @@ class OrgQuerySet(ScopedQuerySet):
 
 class Org(models.Model):
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children",
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
         verbose_name=_("上级组织"),
     )
     kind = models.CharField(_("类型"), max_length=20, choices=OrgKind.choices)
@@ -70,7 +76,10 @@ class Org(models.Model):
     path = models.CharField(_("路径"), max_length=255, unique=True, editable=False)
     depth = models.PositiveSmallIntegerField(_("层级"), default=0, editable=False)
     division_code = models.CharField(
-        _("区划代码"), max_length=12, null=True, blank=True,
+        _("区划代码"),
+        max_length=12,
+        null=True,
+        blank=True,
         help_text=_("统计用区划代码（12位）或行政区划代码（6位），可留空"),
     )
     address = models.CharField(_("地址"), max_length=200, blank=True)
@@ -90,11 +99,13 @@ class Org(models.Model):
         ordering = ["path"]
         constraints = [
             models.UniqueConstraint(
-                fields=["division_code"], condition=Q(division_code__isnull=False),
+                fields=["division_code"],
+                condition=Q(division_code__isnull=False),
                 name="org_division_code_unique",
             ),
             models.CheckConstraint(
-                condition=Q(division_code__isnull=True) | Q(division_code__regex=r"^[0-9]{6}([0-9]{6})?$"),
+                condition=Q(division_code__isnull=True)
+                | Q(division_code__regex=r"^[0-9]{6}([0-9]{6})?$"),
                 name="org_division_code_digits",
             ),
         ]
@@ -114,15 +125,22 @@ class Org(models.Model):
 
 class RoleGrant(models.Model):
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="role_grants",
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="role_grants",
         verbose_name=_("用户"),
     )
-    org = models.ForeignKey(Org, on_delete=models.CASCADE, related_name="grants",
-                            verbose_name=_("组织"))
+    org = models.ForeignKey(
+        Org, on_delete=models.CASCADE, related_name="grants", verbose_name=_("组织")
+    )
     role = models.CharField(_("角色"), max_length=20, choices=Role.choices)
     granted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="+", verbose_name=_("授权人"),
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("授权人"),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -25,8 +25,14 @@ class Perm(models.TextChoices):
 
 ROLE_PERMS: dict[str, frozenset[str]] = {
     Role.ADMIN: frozenset(
-        {Perm.VIEW, Perm.ORG_MANAGE, Perm.PERSON_VIEW, Perm.PERSON_EDIT, Perm.PERSON_REVEAL,
-         Perm.AUDIT_VIEW}
+        {
+            Perm.VIEW,
+            Perm.ORG_MANAGE,
+            Perm.PERSON_VIEW,
+            Perm.PERSON_EDIT,
+            Perm.PERSON_REVEAL,
+            Perm.AUDIT_VIEW,
+        }
     ),
     Role.WORKER: frozenset(
         {Perm.VIEW, Perm.PERSON_VIEW, Perm.PERSON_EDIT, Perm.PERSON_REVEAL, Perm.AUDIT_VIEW}

@@ -103,4 +103,3 @@ class ScopedQuerySet(models.QuerySet):
         if not scope.roots(perm):
             return self.none()
         return self.filter(scope.q(path_field, perm))
-

@@ -10,8 +10,9 @@ from huzhu.orgs.roles import Perm
 from huzhu.orgs.scope import Scope
 
 
-def org_list(*, scope: Scope, kind: str | None = None, search: str = "",
-             parent_id: int | None = None) -> QuerySet[Org]:
+def org_list(
+    *, scope: Scope, kind: str | None = None, search: str = "", parent_id: int | None = None
+) -> QuerySet[Org]:
     qs = Org.objects.within(scope).select_related("parent")
     if kind:
         qs = qs.filter(kind=kind)
@@ -40,7 +41,8 @@ def org_roots(*, scope: Scope) -> QuerySet[Org]:
 
 def org_children(*, scope: Scope, org: Org) -> QuerySet[Org]:
     return (
-        Org.objects.within(scope).filter(parent=org)
+        Org.objects.within(scope)
+        .filter(parent=org)
         .annotate(child_count=Count("children", distinct=True))
         .order_by("sort_order", "kind", "name")
     )
@@ -54,13 +56,19 @@ def org_ancestors(*, scope: Scope, org: Org) -> QuerySet[Org]:
 def org_choices_for_residence(*, scope: Scope, perm: str = Perm.PERSON_EDIT) -> QuerySet[Org]:
     from huzhu.orgs.models import RESIDENCE_KINDS
 
-    return Org.objects.within(scope, perm).filter(kind__in=RESIDENCE_KINDS, is_active=True).order_by("path")
+    return (
+        Org.objects.within(scope, perm)
+        .filter(kind__in=RESIDENCE_KINDS, is_active=True)
+        .order_by("path")
+    )
 
 
 def grant_list(*, scope: Scope, org: Org) -> QuerySet[RoleGrant]:
     return (
-        RoleGrant.objects.within(scope).filter(org=org)
-        .select_related("user", "granted_by").order_by("role", "user__username")
+        RoleGrant.objects.within(scope)
+        .filter(org=org)
+        .select_related("user", "granted_by")
+        .order_by("role", "user__username")
     )
 
 

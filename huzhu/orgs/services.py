@@ -38,7 +38,9 @@ def _clean_division_code(code: str | None, exclude_pk: int | None = None) -> str
         raise ValidationError({"division_code": _("区划代码应为6位或12位数字")})
     clash = Org.objects.filter(division_code=code).exclude(pk=exclude_pk)
     if clash.exists():
-        raise ValidationError({"division_code": _("区划代码 %(code)s 已被其他组织使用") % {"code": code}})
+        raise ValidationError(
+            {"division_code": _("区划代码 %(code)s 已被其他组织使用") % {"code": code}}
+        )
     return code
 
 
@@ -51,16 +53,26 @@ def _check_kind(parent: Org | None, kind: str) -> None:
         return
     if kind not in ALLOWED_CHILDREN.get(parent.kind, frozenset()):
         raise ValidationError(
-            {"kind": _("%(parent)s下不能设立%(kind)s")
-             % {"parent": parent.get_kind_display(), "kind": OrgKind(kind).label}}
+            {
+                "kind": _("%(parent)s下不能设立%(kind)s")
+                % {"parent": parent.get_kind_display(), "kind": OrgKind(kind).label}
+            }
         )
 
 
 @transaction.atomic
 def org_create(
-    *, actor: Any, scope: Scope, parent: Org | None, kind: str, name: str,
-    division_code: str | None = None, address: str = "", service_phone: str = "",
-    supervision_phone: str = "", sort_order: int = 0,
+    *,
+    actor: Any,
+    scope: Scope,
+    parent: Org | None,
+    kind: str,
+    name: str,
+    division_code: str | None = None,
+    address: str = "",
+    service_phone: str = "",
+    supervision_phone: str = "",
+    sort_order: int = 0,
 ) -> Org:
     _require_manage(scope, parent)
     name = (name or "").strip()
@@ -68,21 +80,38 @@ def org_create(
         raise ValidationError({"name": _("名称不能为空")})
     _check_kind(parent, kind)
     org = Org(
-        parent=parent, kind=kind, name=name,
+        parent=parent,
+        kind=kind,
+        name=name,
         division_code=_clean_division_code(division_code),
-        address=address.strip(), service_phone=service_phone.strip(),
-        supervision_phone=supervision_phone.strip(), sort_order=sort_order,
-        path=f"/new-{uuid.uuid4().hex}/", depth=(parent.depth + 1) if parent else 0,
+        address=address.strip(),
+        service_phone=service_phone.strip(),
+        supervision_phone=supervision_phone.strip(),
+        sort_order=sort_order,
+        path=f"/new-{uuid.uuid4().hex}/",
+        depth=(parent.depth + 1) if parent else 0,
     )
     org.save()
     org.path = f"{parent.path if parent else '/'}{org.pk}/"
     org.save(update_fields=["path"])
-    log_action(actor, "org.create", org, {"kind": kind, "name": name, "parent": parent.name if parent else None})
+    log_action(
+        actor,
+        "org.create",
+        org,
+        {"kind": kind, "name": name, "parent": parent.name if parent else None},
+    )
     return org
 
 
-ORG_EDITABLE = ("name", "division_code", "address", "service_phone", "supervision_phone",
-                "sort_order", "is_active")
+ORG_EDITABLE = (
+    "name",
+    "division_code",
+    "address",
+    "service_phone",
+    "supervision_phone",
+    "sort_order",
+    "is_active",
+)
 
 
 @transaction.atomic
@@ -133,25 +162,40 @@ def role_grant_create(*, actor: Any, scope: Scope, org: Org, user: Any, role: st
     if role not in Role.values:
         raise ValidationError({"role": _("未知的角色")})
     grant, created = RoleGrant.objects.get_or_create(
-        user=user, org=org, role=role, defaults={"granted_by": actor if actor and actor.is_authenticated else None}
+        user=user,
+        org=org,
+        role=role,
+        defaults={"granted_by": actor if actor and actor.is_authenticated else None},
     )
     if not created:
         raise ValidationError({"role": _("该用户在此组织已有这个角色")})
-    log_action(actor, "role.grant", grant, {"user": user.get_username(), "role": role, "org": org.name})
+    log_action(
+        actor, "role.grant", grant, {"user": user.get_username(), "role": role, "org": org.name}
+    )
     return grant
 
 
 @transaction.atomic
 def role_grant_revoke(*, actor: Any, scope: Scope, grant: RoleGrant) -> None:
     _require_manage(scope, grant.org)
-    log_action(actor, "role.revoke", grant.org,
-               {"user": grant.user.get_username(), "role": grant.role, "org": grant.org.name})
+    log_action(
+        actor,
+        "role.revoke",
+        grant.org,
+        {"user": grant.user.get_username(), "role": grant.role, "org": grant.org.name},
+    )
     grant.delete()
 
 
 @transaction.atomic
 def account_create(
-    *, actor: Any, scope: Scope, org: Org, username: str, password: str, role: str,
+    *,
+    actor: Any,
+    scope: Scope,
+    org: Org,
+    username: str,
+    password: str,
+    role: str,
     display_name: str = "",
 ) -> RoleGrant:
     """A new login with one role on ``org`` — how an admin brings a new worker in."""

@@ -96,8 +96,12 @@ class Person(models.Model):
     notes = models.TextField(_("备注"), blank=True)
     tags = models.ManyToManyField(Tag, blank=True, related_name="people", verbose_name=_("标签"))
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="person", verbose_name=_("登录账号"),
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="person",
+        verbose_name=_("登录账号"),
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -14,8 +14,15 @@ from huzhu.people.models import Person, Tag
 
 
 def person_list(
-    *, scope: Scope, search: str = "", org: Org | None = None, tag_ids: list[int] | None = None,
-    status: str = "", gender: str = "", min_age: int | None = None, max_age: int | None = None,
+    *,
+    scope: Scope,
+    search: str = "",
+    org: Org | None = None,
+    tag_ids: list[int] | None = None,
+    status: str = "",
+    gender: str = "",
+    min_age: int | None = None,
+    max_age: int | None = None,
     today: dt.date | None = None,
 ) -> QuerySet[Person]:
     qs = (

@@ -87,13 +87,24 @@ def _ensure_unique_id(person: Person) -> None:
         raise ValidationError({"id_number": _("该身份证号已登记，一人只能有一条实名记录")})
 
 
-def person_build(*, org: Org, name: str, id_number: str, phone: str = "", address: str = "",
-                 notes: str = "", status: str = ResidenceStatus.ACTIVE) -> Person:
+def person_build(
+    *,
+    org: Org,
+    name: str,
+    id_number: str,
+    phone: str = "",
+    address: str = "",
+    notes: str = "",
+    status: str = ResidenceStatus.ACTIVE,
+) -> Person:
     """Validate and encrypt into an unsaved Person (used by create and by bulk loaders)."""
     person = Person(org=org, address=(address or "").strip(), notes=notes or "", status=status)
     errors: dict[str, list[str]] = {}
-    for field, apply, value in (("name", _apply_name, name), ("id_number", _apply_id_number, id_number),
-                                ("phone", _apply_phone, phone)):
+    for field, apply, value in (
+        ("name", _apply_name, name),
+        ("id_number", _apply_id_number, id_number),
+        ("phone", _apply_phone, phone),
+    ):
         try:
             apply(person, value)
         except ValidationError as exc:
@@ -115,13 +126,28 @@ def _set_tags(person: Person, tags: Iterable[Tag] | None) -> list[str]:
 
 @transaction.atomic
 def person_create(
-    *, actor: Any, scope: Scope, org: Org, name: str, id_number: str, phone: str = "",
-    address: str = "", notes: str = "", tags: Iterable[Tag] | None = None,
+    *,
+    actor: Any,
+    scope: Scope,
+    org: Org,
+    name: str,
+    id_number: str,
+    phone: str = "",
+    address: str = "",
+    notes: str = "",
+    tags: Iterable[Tag] | None = None,
     status: str = ResidenceStatus.ACTIVE,
 ) -> Person:
     _check_residence(scope, org)
-    person = person_build(org=org, name=name, id_number=id_number, phone=phone,
-                          address=address, notes=notes, status=status)
+    person = person_build(
+        org=org,
+        name=name,
+        id_number=id_number,
+        phone=phone,
+        address=address,
+        notes=notes,
+        status=status,
+    )
     _ensure_unique_id(person)
     try:
         with transaction.atomic():
@@ -129,10 +155,18 @@ def person_create(
     except IntegrityError as exc:  # a concurrent registration of the same ID won the race
         raise ValidationError({"id_number": _("该身份证号已登记，一人只能有一条实名记录")}) from exc
     tag_names = _set_tags(person, tags)
-    log_action(actor, "person.create", person, {
-        "name": person.name, "id_number": person.id_number_masked,
-        "phone": person.phone_masked, "org": org.name, "tags": tag_names,
-    })
+    log_action(
+        actor,
+        "person.create",
+        person,
+        {
+            "name": person.name,
+            "id_number": person.id_number_masked,
+            "phone": person.phone_masked,
+            "org": org.name,
+            "tags": tag_names,
+        },
+    )
     return person
 
 
@@ -189,9 +223,14 @@ def person_update(*, actor: Any, scope: Scope, person: Person, **changes: Any) -
 def _snapshot(person: Person) -> dict[str, Any]:
     """Display values only: masked numbers, never plaintext."""
     return {
-        "name": person.name, "id_number": person.id_number_masked, "phone": person.phone_masked,
-        "address": person.address, "notes": person.notes, "status": person.status,
-        "org": person.org.name, "tags": sorted(t.name for t in person.tags.all()) if person.pk else [],
+        "name": person.name,
+        "id_number": person.id_number_masked,
+        "phone": person.phone_masked,
+        "address": person.address,
+        "notes": person.notes,
+        "status": person.status,
+        "org": person.org.name,
+        "tags": sorted(t.name for t in person.tags.all()) if person.pk else [],
     }
 
 
@@ -214,8 +253,15 @@ def person_link_user(*, actor: Any, scope: Scope, person: Person, user: Any) -> 
 
 
 @transaction.atomic
-def tag_create(*, actor: Any, scope: Scope, name: str, category: str, description: str = "",
-               is_sensitive: bool = False) -> Tag:
+def tag_create(
+    *,
+    actor: Any,
+    scope: Scope,
+    name: str,
+    category: str,
+    description: str = "",
+    is_sensitive: bool = False,
+) -> Tag:
     if not scope.is_superuser and not scope.can(Perm.ORG_MANAGE):
         raise PermissionDenied(_("只有管理员可以维护居民标签"))
     name = (name or "").strip()
@@ -223,7 +269,8 @@ def tag_create(*, actor: Any, scope: Scope, name: str, category: str, descriptio
         raise ValidationError({"name": _("标签名称不能为空")})
     if Tag.objects.filter(name=name).exists():
         raise ValidationError({"name": _("标签“%(n)s”已存在") % {"n": name}})
-    tag = Tag.objects.create(name=name, category=category, description=description,
-                             is_sensitive=is_sensitive)
+    tag = Tag.objects.create(
+        name=name, category=category, description=description, is_sensitive=is_sensitive
+    )
     log_action(actor, "tag.create", tag, {"name": name})
     return tag

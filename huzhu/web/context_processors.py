@@ -1,4 +1,4 @@
-"""Navigation shown to each role (filled in by the web app)."""
+"""Navigation shown to each role."""
 
 from __future__ import annotations
 
@@ -6,6 +6,11 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from huzhu.web.navigation import visible_items
+
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
-    return {}
+    scope = getattr(request, "scope", None)
+    if scope is None or not scope.is_authenticated:
+        return {"nav_items": []}
+    return {"nav_items": visible_items(scope)}

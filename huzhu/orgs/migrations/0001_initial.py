@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,58 +14,176 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Org',
+            name="Org",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('city', '市'), ('district', '区/县'), ('street', '街道/镇'), ('community', '社区'), ('grid', '网格'), ('association', '志愿者协会'), ('branch', '志愿者分会'), ('corps', '志愿者总队'), ('team', '服务队'), ('party_committee', '党（工）委'), ('party_branch', '党支部'), ('party_group', '党小组'), ('unit', '驻区单位')], max_length=20, verbose_name='类型')),
-                ('name', models.CharField(max_length=100, verbose_name='名称')),
-                ('path', models.CharField(editable=False, max_length=255, unique=True, verbose_name='路径')),
-                ('depth', models.PositiveSmallIntegerField(default=0, editable=False, verbose_name='层级')),
-                ('division_code', models.CharField(blank=True, help_text='统计用区划代码（12位）或行政区划代码（6位），可留空', max_length=12, null=True, verbose_name='区划代码')),
-                ('address', models.CharField(blank=True, max_length=200, verbose_name='地址')),
-                ('service_phone', models.CharField(blank=True, max_length=30, verbose_name='服务电话')),
-                ('supervision_phone', models.CharField(blank=True, max_length=30, verbose_name='监督电话')),
-                ('sort_order', models.IntegerField(default=0, verbose_name='排序')),
-                ('is_active', models.BooleanField(default=True, verbose_name='启用')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='orgs.org', verbose_name='上级组织')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("city", "市"),
+                            ("district", "区/县"),
+                            ("street", "街道/镇"),
+                            ("community", "社区"),
+                            ("grid", "网格"),
+                            ("association", "志愿者协会"),
+                            ("branch", "志愿者分会"),
+                            ("corps", "志愿者总队"),
+                            ("team", "服务队"),
+                            ("party_committee", "党（工）委"),
+                            ("party_branch", "党支部"),
+                            ("party_group", "党小组"),
+                            ("unit", "驻区单位"),
+                        ],
+                        max_length=20,
+                        verbose_name="类型",
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, verbose_name="名称")),
+                (
+                    "path",
+                    models.CharField(
+                        editable=False, max_length=255, unique=True, verbose_name="路径"
+                    ),
+                ),
+                (
+                    "depth",
+                    models.PositiveSmallIntegerField(
+                        default=0, editable=False, verbose_name="层级"
+                    ),
+                ),
+                (
+                    "division_code",
+                    models.CharField(
+                        blank=True,
+                        help_text="统计用区划代码（12位）或行政区划代码（6位），可留空",
+                        max_length=12,
+                        null=True,
+                        verbose_name="区划代码",
+                    ),
+                ),
+                ("address", models.CharField(blank=True, max_length=200, verbose_name="地址")),
+                (
+                    "service_phone",
+                    models.CharField(blank=True, max_length=30, verbose_name="服务电话"),
+                ),
+                (
+                    "supervision_phone",
+                    models.CharField(blank=True, max_length=30, verbose_name="监督电话"),
+                ),
+                ("sort_order", models.IntegerField(default=0, verbose_name="排序")),
+                ("is_active", models.BooleanField(default=True, verbose_name="启用")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="children",
+                        to="orgs.org",
+                        verbose_name="上级组织",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '组织',
-                'verbose_name_plural': '组织',
-                'ordering': ['path'],
+                "verbose_name": "组织",
+                "verbose_name_plural": "组织",
+                "ordering": ["path"],
             },
         ),
         migrations.CreateModel(
-            name='RoleGrant',
+            name="RoleGrant",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('admin', '管理员'), ('worker', '社区工作者'), ('team_leader', '服务队长'), ('party_worker', '党务工作者'), ('supervisor', '督查（只读）')], max_length=20, verbose_name='角色')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('granted_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='授权人')),
-                ('org', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='grants', to='orgs.org', verbose_name='组织')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='role_grants', to=settings.AUTH_USER_MODEL, verbose_name='用户')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("admin", "管理员"),
+                            ("worker", "社区工作者"),
+                            ("team_leader", "服务队长"),
+                            ("party_worker", "党务工作者"),
+                            ("supervisor", "督查（只读）"),
+                        ],
+                        max_length=20,
+                        verbose_name="角色",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "granted_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="授权人",
+                    ),
+                ),
+                (
+                    "org",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="grants",
+                        to="orgs.org",
+                        verbose_name="组织",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="role_grants",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="用户",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '角色授权',
-                'verbose_name_plural': '角色授权',
+                "verbose_name": "角色授权",
+                "verbose_name_plural": "角色授权",
             },
         ),
         migrations.AddIndex(
-            model_name='org',
-            index=models.Index(fields=['kind', 'path'], name='orgs_org_kind_798e49_idx'),
+            model_name="org",
+            index=models.Index(fields=["kind", "path"], name="orgs_org_kind_798e49_idx"),
         ),
         migrations.AddConstraint(
-            model_name='org',
-            constraint=models.UniqueConstraint(condition=models.Q(('division_code__isnull', False)), fields=('division_code',), name='org_division_code_unique'),
+            model_name="org",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("division_code__isnull", False)),
+                fields=("division_code",),
+                name="org_division_code_unique",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='org',
-            constraint=models.CheckConstraint(condition=models.Q(('division_code__isnull', True), ('division_code__regex', '^[0-9]{6}([0-9]{6})?$'), _connector='OR'), name='org_division_code_digits'),
+            model_name="org",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("division_code__isnull", True),
+                    ("division_code__regex", "^[0-9]{6}([0-9]{6})?$"),
+                    _connector="OR",
+                ),
+                name="org_division_code_digits",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='rolegrant',
-            constraint=models.UniqueConstraint(fields=('user', 'org', 'role'), name='rolegrant_unique'),
+            model_name="rolegrant",
+            constraint=models.UniqueConstraint(
+                fields=("user", "org", "role"), name="rolegrant_unique"
+            ),
         ),
     ]

@@ -6,62 +6,159 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('orgs', '0001_initial'),
+        ("orgs", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Tag',
+            name="Tag",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=30, unique=True, verbose_name='名称')),
-                ('category', models.CharField(choices=[('elderly', '老年人'), ('difficulty', '困难群体'), ('special_care', '优抚与关爱'), ('other', '其他')], default='other', max_length=20, verbose_name='类别')),
-                ('description', models.CharField(blank=True, max_length=200, verbose_name='说明')),
-                ('is_sensitive', models.BooleanField(default=False, help_text='如残疾、低保等，仅有权限的工作人员可见', verbose_name='敏感信息')),
-                ('sort_order', models.IntegerField(default=0, verbose_name='排序')),
-                ('is_active', models.BooleanField(default=True, verbose_name='启用')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=30, unique=True, verbose_name="名称")),
+                (
+                    "category",
+                    models.CharField(
+                        choices=[
+                            ("elderly", "老年人"),
+                            ("difficulty", "困难群体"),
+                            ("special_care", "优抚与关爱"),
+                            ("other", "其他"),
+                        ],
+                        default="other",
+                        max_length=20,
+                        verbose_name="类别",
+                    ),
+                ),
+                ("description", models.CharField(blank=True, max_length=200, verbose_name="说明")),
+                (
+                    "is_sensitive",
+                    models.BooleanField(
+                        default=False,
+                        help_text="如残疾、低保等，仅有权限的工作人员可见",
+                        verbose_name="敏感信息",
+                    ),
+                ),
+                ("sort_order", models.IntegerField(default=0, verbose_name="排序")),
+                ("is_active", models.BooleanField(default=True, verbose_name="启用")),
             ],
             options={
-                'verbose_name': '居民标签',
-                'verbose_name_plural': '居民标签',
-                'ordering': ['sort_order', 'id'],
+                "verbose_name": "居民标签",
+                "verbose_name_plural": "居民标签",
+                "ordering": ["sort_order", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Person',
+            name="Person",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=50, verbose_name='姓名')),
-                ('name_initials', models.CharField(db_index=True, editable=False, max_length=50, verbose_name='拼音首字母')),
-                ('name_pinyin', models.CharField(db_index=True, editable=False, max_length=200, verbose_name='拼音')),
-                ('id_number_encrypted', models.TextField(editable=False)),
-                ('id_number_hash', models.CharField(editable=False, max_length=64)),
-                ('id_number_masked', models.CharField(editable=False, max_length=18, verbose_name='身份证号')),
-                ('gender', models.CharField(choices=[('M', '男'), ('F', '女')], editable=False, max_length=1, verbose_name='性别')),
-                ('birth_date', models.DateField(editable=False, verbose_name='出生日期')),
-                ('phone_encrypted', models.TextField(blank=True, editable=False)),
-                ('phone_hash', models.CharField(blank=True, db_index=True, editable=False, max_length=64)),
-                ('phone_masked', models.CharField(blank=True, editable=False, max_length=11, verbose_name='手机号')),
-                ('address', models.CharField(blank=True, max_length=200, verbose_name='住址')),
-                ('status', models.CharField(choices=[('active', '在册'), ('moved_out', '已迁出'), ('deceased', '已故')], default='active', max_length=12, verbose_name='状态')),
-                ('notes', models.TextField(blank=True, verbose_name='备注')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('org', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='people', to='orgs.org', verbose_name='所属社区/网格')),
-                ('user', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='person', to=settings.AUTH_USER_MODEL, verbose_name='登录账号')),
-                ('tags', models.ManyToManyField(blank=True, related_name='people', to='people.tag', verbose_name='标签')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=50, verbose_name="姓名")),
+                (
+                    "name_initials",
+                    models.CharField(
+                        db_index=True, editable=False, max_length=50, verbose_name="拼音首字母"
+                    ),
+                ),
+                (
+                    "name_pinyin",
+                    models.CharField(
+                        db_index=True, editable=False, max_length=200, verbose_name="拼音"
+                    ),
+                ),
+                ("id_number_encrypted", models.TextField(editable=False)),
+                ("id_number_hash", models.CharField(editable=False, max_length=64)),
+                (
+                    "id_number_masked",
+                    models.CharField(editable=False, max_length=18, verbose_name="身份证号"),
+                ),
+                (
+                    "gender",
+                    models.CharField(
+                        choices=[("M", "男"), ("F", "女")],
+                        editable=False,
+                        max_length=1,
+                        verbose_name="性别",
+                    ),
+                ),
+                ("birth_date", models.DateField(editable=False, verbose_name="出生日期")),
+                ("phone_encrypted", models.TextField(blank=True, editable=False)),
+                (
+                    "phone_hash",
+                    models.CharField(blank=True, db_index=True, editable=False, max_length=64),
+                ),
+                (
+                    "phone_masked",
+                    models.CharField(
+                        blank=True, editable=False, max_length=11, verbose_name="手机号"
+                    ),
+                ),
+                ("address", models.CharField(blank=True, max_length=200, verbose_name="住址")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("active", "在册"), ("moved_out", "已迁出"), ("deceased", "已故")],
+                        default="active",
+                        max_length=12,
+                        verbose_name="状态",
+                    ),
+                ),
+                ("notes", models.TextField(blank=True, verbose_name="备注")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "org",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="people",
+                        to="orgs.org",
+                        verbose_name="所属社区/网格",
+                    ),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="person",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="登录账号",
+                    ),
+                ),
+                (
+                    "tags",
+                    models.ManyToManyField(
+                        blank=True, related_name="people", to="people.tag", verbose_name="标签"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '居民',
-                'verbose_name_plural': '居民',
-                'ordering': ['name_pinyin', 'id'],
-                'indexes': [models.Index(fields=['org', 'name_initials'], name='people_pers_org_id_c8b232_idx')],
-                'constraints': [models.UniqueConstraint(fields=('id_number_hash',), name='person_id_number_unique')],
+                "verbose_name": "居民",
+                "verbose_name_plural": "居民",
+                "ordering": ["name_pinyin", "id"],
+                "indexes": [
+                    models.Index(
+                        fields=["org", "name_initials"], name="people_pers_org_id_c8b232_idx"
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("id_number_hash",), name="person_id_number_unique"
+                    )
+                ],
             },
         ),
     ]
