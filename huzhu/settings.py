@@ -127,6 +127,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise serves from here after collectstatic
 # Front-end packages come from the npm registry at build time (`make install`), never a CDN.
 NODE_MODULES = BASE_DIR / "node_modules"
 STATICFILES_DIRS = [
@@ -144,6 +145,9 @@ MEDIA_URL = "media/"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("HUZHU_SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# Domain settings with the defaults of DOMAIN.md; each is configurable per deployment.
+HUZHU_ELDERLY_AGE = int(os.environ.get("HUZHU_ELDERLY_AGE", "60"))  # 老年人 = 60+
 
 NINJA_PAGINATION_PER_PAGE = 50
 NINJA_PAGINATION_MAX_LIMIT = 500
@@ -176,6 +180,12 @@ LOGGING = {
             if LOG_FILE
             else {}
         ),
+    },
+    # Django's own loggers lose their default handlers (which bypass the filter) and
+    # propagate to the root, so request lines and error reports are masked too.
+    "loggers": {
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
     },
     "root": {
         "handlers": ["console", *(["file"] if LOG_FILE else [])],

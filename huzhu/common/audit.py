@@ -16,7 +16,7 @@ def _clean(value: Any) -> Any:
     if isinstance(value, str):
         return scrub(value)
     if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
+        return {scrub(str(k)): _clean(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set):
         return [_clean(v) for v in value]
     if value is None or isinstance(value, bool | int | float):

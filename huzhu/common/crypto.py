@@ -41,6 +41,16 @@ def rotate(token: str) -> str:
     return fernet().rotate(token.encode()).decode()
 
 
+def is_current(token: str) -> bool:
+    """Whether ``token`` is encrypted under the newest key. Fernet tokens do not name their
+    key, so this tries the first key alone."""
+    try:
+        _fernet(tuple(settings.HUZHU_FERNET_KEYS[:1])).decrypt(token.encode())
+    except InvalidToken:
+        return False
+    return True
+
+
 def keyed_hash(value: str, purpose: str) -> str:
     """Deterministic HMAC of a normalised value; ``purpose`` separates kinds of value."""
     message = f"{purpose}:{value}".encode()

@@ -16,14 +16,19 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from stdnum.cn import ric
 
-ID_PATTERN_18 = re.compile(r"^\d{17}[\dX]$")
-ID_PATTERN_15 = re.compile(r"^\d{15}$")
-MOBILE_PATTERN = re.compile(r"^1[3-9]\d{9}$")
+# ASCII digits only: Python's ``\d`` also matches Arabic-Indic and other decimal digits.
+ID_PATTERN_18 = re.compile(r"^[0-9]{17}[0-9X]$")
+ID_PATTERN_15 = re.compile(r"^[0-9]{15}$")
+MOBILE_PATTERN = re.compile(r"^1[3-9][0-9]{9}$")
 
 
 def normalise_text(value: str) -> str:
-    """Full-width to half-width, drop every kind of space and separator, upper-case."""
+    """Full-width to half-width, every decimal digit to ASCII, drop every kind of space and
+    separator, upper-case."""
     value = unicodedata.normalize("NFKC", value or "")
+    # NFKC folds full-width digits but not other scripts' digits (e.g. '٣'); fold those too,
+    # or the same number typed two ways would get two different hashes.
+    value = "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in value)
     return re.sub(r"[\s\-_·.]", "", value).upper()
 
 
@@ -55,6 +60,10 @@ def parse_id_number(value: str, today: dt.date | None = None) -> CitizenId:
         raise ValidationError(
             _("身份证号应为18位（前17位为数字，末位为数字或X），或15位旧号码"), code="format"
         )
+    # The check character first: a mistyped digit anywhere (the date included) is reported
+    # as a typo to re-check, which is what it almost always is.
+    if ric.calc_check_digit(number) != number[-1]:
+        raise ValidationError(_("身份证号校验位不正确，请核对后重新输入"), code="checksum")
     try:
         birth = ric.get_birth_date(number)
     except Exception as exc:
@@ -62,19 +71,18 @@ def parse_id_number(value: str, today: dt.date | None = None) -> CitizenId:
     today = today or dt.date.today()
     if birth > today or birth.year < 1880:
         raise ValidationError(_("身份证号中的出生日期无效"), code="birth_date")
-    if ric.calc_check_digit(number) != number[-1]:
-        raise ValidationError(_("身份证号校验位不正确，请核对后重新输入"), code="checksum")
     gender = "M" if int(number[16]) % 2 == 1 else "F"
     return CitizenId(number=number, birth_date=birth, gender=gender)
 
 
 def normalise_mobile(value: str) -> str:
     """Return an 11-digit mainland mobile number or raise ValidationError."""
-    number = normalise_text(value)
+    number = normalise_text(value).replace("(", "").replace(")", "")
     for prefix in ("+86", "0086"):
         if number.startswith(prefix):
             number = number[len(prefix) :]
-    number = number.replace("(", "").replace(")", "")
+    if len(number) == 13 and number.startswith("86"):  # country code typed without "+"
+        number = number[2:]
     if not MOBILE_PATTERN.match(number):
         raise ValidationError(_("手机号应为以1开头的11位数字"), code="mobile")
     return number

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from huzhu.common.models import AuditEntry
+from huzhu.orgs.models import Org, RoleGrant
 from huzhu.orgs.roles import Perm
 from huzhu.orgs.scope import Scope
 
 
 def audit_history(*, scope: Scope, target: models.Model) -> QuerySet[AuditEntry]:
     """Every entry about ``target`` that the scope may read (the caller has already
-    checked that ``target`` itself is visible)."""
+    checked that ``target`` itself is visible). An org's history includes the role grants
+    made on it."""
+    about = Q(target_type=ContentType.objects.get_for_model(target), target_id=str(target.pk))
+    if isinstance(target, Org):
+        about |= Q(target_type=ContentType.objects.get_for_model(RoleGrant), org=target)
     return (
         AuditEntry.objects.within(scope, Perm.AUDIT_VIEW)
-        .filter(target_type=ContentType.objects.get_for_model(target), target_id=str(target.pk))
+        .filter(about)
         .order_by("-created_at", "-id")
     )
 

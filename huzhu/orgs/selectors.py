@@ -76,3 +76,53 @@ def grant_get(*, scope: Scope, grant_id: int) -> RoleGrant:
     return get_object_or_404(
         RoleGrant.objects.within(scope, Perm.ORG_MANAGE).select_related("org", "user"), pk=grant_id
     )
+
+
+# --- pages (org tree browser, org detail) ------------------------------------------------
+
+
+def org_tree_roots(*, scope: Scope) -> QuerySet[Org]:
+    """The user's visible roots, each with ``child_count`` (one query)."""
+    return org_roots(scope=scope).annotate(child_count=Count("children", distinct=True))
+
+
+def _active_residents_by_path(*, scope: Scope, under: Org | None = None) -> list[tuple[str, int]]:
+    """(org path, number of residents in register) for every org that has residents, inside
+    ``scope`` and, if given, the subtree of ``under``. One grouped query; its rows grow with
+    the number of orgs, never with the number of residents."""
+    from huzhu.people.models import Person, ResidenceStatus
+
+    qs = Person.objects.within(scope, Perm.PERSON_VIEW).filter(status=ResidenceStatus.ACTIVE)
+    if under is not None:
+        qs = qs.filter(org__path__startswith=under.path)
+    return list(qs.order_by().values_list("org__path").annotate(n=Count("pk")))
+
+
+def org_children_overview(*, scope: Scope, org: Org) -> tuple[list[Org], int]:
+    """The visible children of ``org`` — each with ``child_count`` and ``resident_count``
+    (residents in register in its subtree) — and the residents of ``org``'s whole subtree.
+    Two queries, however many children or residents there are."""
+    children = list(org_children(scope=scope, org=org))
+    by_id = {child.pk: child for child in children}
+    for child in children:
+        child.resident_count = 0  # type: ignore[attr-defined]
+    total = 0
+    for path, count in _active_residents_by_path(scope=scope, under=org):
+        total += count
+        for part in path.strip("/").split("/"):
+            child = by_id.get(int(part))
+            if child is not None:
+                child.resident_count += count  # type: ignore[attr-defined]
+                break
+    return children, total
+
+
+def user_get_by_username(*, username: str) -> object | None:
+    """An existing login by its username (case-insensitive), or None. Used by the grant form:
+    an org manager gives a role to an account that already exists."""
+    from django.contrib.auth import get_user_model
+
+    username = (username or "").strip()
+    if not username:
+        return None
+    return get_user_model().objects.filter(username__iexact=username).first()

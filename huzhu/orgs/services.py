@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -14,6 +15,7 @@ from django.db.models.functions import Concat, Length, Substr
 from django.utils.translation import gettext as _
 
 from huzhu.common.audit import log_action
+from huzhu.common.identity import normalise_text
 from huzhu.orgs.models import ALLOWED_CHILDREN, Org, OrgKind, RoleGrant
 from huzhu.orgs.roles import Perm, Role
 from huzhu.orgs.scope import Scope
@@ -31,10 +33,11 @@ def _require_manage(scope: Scope, org: Org | None) -> None:
 
 
 def _clean_division_code(code: str | None, exclude_pk: int | None = None) -> str | None:
-    code = (code or "").strip() or None
+    code = normalise_text(code or "") or None
     if code is None:
         return None
-    if not code.isdigit() or len(code) not in (6, 12):
+    # ASCII digits only (str.isdigit() also accepts '²' and '٣', which the DB check rejects).
+    if not re.fullmatch(r"[0-9]{6}([0-9]{6})?", code):
         raise ValidationError({"division_code": _("区划代码应为6位或12位数字")})
     clash = Org.objects.filter(division_code=code).exclude(pk=exclude_pk)
     if clash.exists():
@@ -140,6 +143,7 @@ def org_update(*, actor: Any, scope: Scope, org: Org, **changes: Any) -> Org:
 @transaction.atomic
 def org_move(*, actor: Any, scope: Scope, org: Org, new_parent: Org) -> Org:
     _require_manage(scope, org)
+    _require_manage(scope, org.parent)  # taking a subtree away needs authority over its parent
     _require_manage(scope, new_parent)
     if new_parent.path.startswith(org.path):
         raise ValidationError({"parent": _("不能把组织移到它自己的下级之下")})
@@ -203,6 +207,15 @@ def account_create(
     username = (username or "").strip()
     if not username:
         raise ValidationError({"username": _("用户名不能为空")})
+    try:  # create_user() does not run the field's validators, and forms are not the only callers
+        User.username_validator(username)
+        valid = len(username) <= 150
+    except ValidationError:
+        valid = False
+    if not valid:
+        raise ValidationError(
+            {"username": _("用户名只能包含字母、数字和 @ . + - _，不超过150个字符")}
+        )
     if User.objects.filter(username__iexact=username).exists():
         raise ValidationError({"username": _("用户名 %(u)s 已存在") % {"u": username}})
     try:

@@ -16,7 +16,7 @@ from huzhu.common.identity import mask_mobile, normalise_mobile, parse_id_number
 from huzhu.orgs.models import RESIDENCE_KINDS, Org
 from huzhu.orgs.roles import Perm
 from huzhu.orgs.scope import Scope
-from huzhu.people.models import Person, ResidenceStatus, Tag
+from huzhu.people.models import Person, ResidenceStatus, Tag, TagCategory
 
 ID_HASH_PURPOSE = "id_number"
 PHONE_HASH_PURPOSE = "phone"
@@ -210,7 +210,11 @@ def person_update(*, actor: Any, scope: Scope, person: Person, **changes: Any) -
     if errors:
         raise ValidationError(errors)
     _ensure_unique_id(person)
-    person.save()
+    try:
+        with transaction.atomic():
+            person.save()
+    except IntegrityError as exc:  # a concurrent registration of the same ID won the race
+        raise ValidationError({"id_number": _("该身份证号已登记，一人只能有一条实名记录")}) from exc
     if "tags" in changes:
         _set_tags(person, changes["tags"])
     after = _snapshot(person)
@@ -267,6 +271,8 @@ def tag_create(
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": _("标签名称不能为空")})
+    if category not in TagCategory.values:
+        raise ValidationError({"category": _("未知的标签类别")})
     if Tag.objects.filter(name=name).exists():
         raise ValidationError({"name": _("标签“%(n)s”已存在") % {"n": name}})
     tag = Tag.objects.create(

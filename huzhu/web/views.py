@@ -1,8 +1,47 @@
+"""The home page: a dashboard for users with grants, a large-type card of their own record
+for residents and volunteers."""
+
+from __future__ import annotations
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_safe
+
+from huzhu.orgs.roles import Perm
+from huzhu.orgs.scope import Scope
+from huzhu.people.selectors import person_get
+from huzhu.web import selectors
+
+# Labels for audit verbs on the to-do list; an unknown verb is shown as it is.
+AUDIT_VERBS = {
+    "org.create": _("新增组织"),
+    "org.update": _("修改组织"),
+    "org.move": _("移动组织"),
+    "role.grant": _("授予角色"),
+    "role.revoke": _("撤销角色"),
+    "user.create": _("创建账号"),
+    "person.create": _("登记居民"),
+    "person.update": _("修改居民信息"),
+    "person.reveal": _("查看完整号码"),
+    "person.link_user": _("关联登录账号"),
+    "tag.create": _("新增标签"),
+    "tag.update": _("修改标签"),
+}
 
 
 @login_required
+@require_safe
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/home.html", {})
+    scope: Scope = request.scope  # type: ignore[attr-defined]
+    context: dict = {"board": None, "me": None}
+    if scope.can(Perm.VIEW):
+        board = selectors.dashboard(scope=scope)
+        if board.recent_audit is not None:
+            for entry in board.recent_audit:
+                entry.verb_label = AUDIT_VERBS.get(entry.verb, entry.verb)  # type: ignore[attr-defined]
+        context["board"] = board
+    if scope.person_id is not None:
+        context["me"] = person_get(scope=scope, person_id=scope.person_id)
+    return render(request, "web/home.html", context)

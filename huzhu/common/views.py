@@ -1,0 +1,209 @@
+"""The audit history of one record, readable in Chinese.
+
+A record's history is shown only when the record itself is visible in the user's scope (else
+404, the same as a missing record) and the user holds ``audit.view`` over it (else 403).
+Audit data holds masked values only, so this page never shows a full ID or phone number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import models
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_safe
+
+from huzhu.common.models import AuditEntry
+from huzhu.common.selectors import audit_history
+from huzhu.orgs.models import OrgKind
+from huzhu.orgs.roles import Perm, Role
+from huzhu.orgs.scope import Scope
+from huzhu.orgs.selectors import org_get
+from huzhu.people.models import ResidenceStatus, TagCategory
+from huzhu.people.selectors import person_get
+
+PAGE_SIZE = 50
+
+# Verb → readable label. Other apps may add their verbs here (unknown verbs show as is).
+VERB_LABELS: dict[str, Any] = {
+    "person.create": gettext_lazy("登记居民"),
+    "person.update": gettext_lazy("修改居民信息"),
+    "person.reveal": gettext_lazy("查看完整号码"),
+    "person.link_user": gettext_lazy("关联登录账号"),
+    "tag.create": gettext_lazy("新建居民标签"),
+    "org.create": gettext_lazy("新建组织"),
+    "org.update": gettext_lazy("修改组织信息"),
+    "org.move": gettext_lazy("调整上级组织"),
+    "role.grant": gettext_lazy("授予角色"),
+    "role.revoke": gettext_lazy("撤销角色"),
+    "user.create": gettext_lazy("创建登录账号"),
+}
+
+# Field names in audit data → labels, by the verb's prefix; "" holds the shared ones.
+FIELD_LABELS: dict[str, dict[str, Any]] = {
+    "": {
+        "name": gettext_lazy("名称"),
+        "org": gettext_lazy("组织"),
+        "user": gettext_lazy("用户"),
+        "role": gettext_lazy("角色"),
+        "reason": gettext_lazy("原因"),
+        "fields": gettext_lazy("查看项目"),
+        "from": gettext_lazy("原位置"),
+        "to": gettext_lazy("新位置"),
+    },
+    "person": {
+        "name": gettext_lazy("姓名"),
+        "id_number": gettext_lazy("身份证号"),
+        "phone": gettext_lazy("手机号"),
+        "address": gettext_lazy("住址"),
+        "notes": gettext_lazy("备注"),
+        "status": gettext_lazy("状态"),
+        "org": gettext_lazy("所属社区/网格"),
+        "tags": gettext_lazy("标签"),
+    },
+    "org": {
+        "kind": gettext_lazy("类型"),
+        "parent": gettext_lazy("上级组织"),
+        "division_code": gettext_lazy("区划代码"),
+        "address": gettext_lazy("地址"),
+        "service_phone": gettext_lazy("服务电话"),
+        "supervision_phone": gettext_lazy("监督电话"),
+        "sort_order": gettext_lazy("排序"),
+        "is_active": gettext_lazy("启用"),
+    },
+    "tag": {
+        "category": gettext_lazy("类别"),
+        "description": gettext_lazy("说明"),
+        "is_sensitive": gettext_lazy("敏感信息"),
+    },
+}
+
+# Coded values shown by their label.
+VALUE_LABELS: dict[str, dict[str, Any]] = {
+    "status": dict(ResidenceStatus.choices),
+    "role": dict(Role.choices),
+    "kind": dict(OrgKind.choices),
+    "category": dict(TagCategory.choices),
+}
+
+
+@dataclass
+class HistoryItem:
+    entry: AuditEntry
+    label: str
+    changes: list[tuple[str, str, str]] = field(default_factory=list)
+    details: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _field_label(verb: str, name: str) -> str:
+    prefix = verb.split(".", 1)[0]
+    label = FIELD_LABELS.get(prefix, {}).get(name) or FIELD_LABELS[""].get(name)
+    return str(label) if label else name
+
+
+def _value(verb: str, name: str, value: Any) -> str:
+    if value is None or value == "" or value == []:
+        return _("（空）")
+    if isinstance(value, bool):
+        return _("是") if value else _("否")
+    if name == "fields" and isinstance(value, list):
+        return "、".join(_field_label(verb, str(v)) for v in value)
+    if isinstance(value, list | tuple):
+        return "、".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return "；".join(f"{k}: {v}" for k, v in value.items())
+    labels = VALUE_LABELS.get(name)
+    if labels and value in labels:
+        return str(labels[value])
+    return str(value)
+
+
+def describe(entry: AuditEntry) -> HistoryItem:
+    """One audit entry as a readable item: a change table for updates, details otherwise."""
+    verb = entry.verb
+    item = HistoryItem(entry=entry, label=str(VERB_LABELS.get(verb, verb)))
+    data = entry.data if isinstance(entry.data, dict) else {"": entry.data}
+    for name, value in data.items():
+        if name == "changes" and isinstance(value, dict):
+            for changed, pair in value.items():
+                old, new = pair if isinstance(pair, list | tuple) and len(pair) == 2 else ("", pair)
+                item.changes.append(
+                    (
+                        _field_label(verb, changed),
+                        _value(verb, changed, old),
+                        _value(verb, changed, new),
+                    )
+                )
+        else:
+            item.details.append((_field_label(verb, name), _value(verb, name, value)))
+    return item
+
+
+def _scope(request: HttpRequest) -> Scope:
+    return request.scope  # type: ignore[attr-defined]
+
+
+def _render_history(
+    request: HttpRequest,
+    *,
+    target: models.Model,
+    title: str,
+    back_url: str,
+    breadcrumbs: list[tuple[str, str]],
+) -> HttpResponse:
+    entries = audit_history(scope=_scope(request), target=target)
+    page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "common/history.html",
+        {
+            "target": target,
+            "title": title,
+            "back_url": back_url,
+            "breadcrumbs": breadcrumbs,
+            "page": page,
+            "items": [describe(e) for e in page.object_list],
+        },
+    )
+
+
+@require_safe
+@login_required
+def person_history(request: HttpRequest, person_id: int) -> HttpResponse:
+    scope = _scope(request)
+    person = person_get(scope=scope, person_id=person_id)
+    if not scope.can(Perm.AUDIT_VIEW, person.org):
+        raise PermissionDenied(_("您没有查看操作记录的权限"))
+    detail = reverse("people:detail", kwargs={"person_id": person.pk})
+    return _render_history(
+        request,
+        target=person,
+        title=_("%(name)s 的操作记录") % {"name": person.name},
+        back_url=detail,
+        breadcrumbs=[(_("居民"), reverse("people:list")), (person.name, detail)],
+    )
+
+
+@require_safe
+@login_required
+def org_history(request: HttpRequest, org_id: int) -> HttpResponse:
+    scope = _scope(request)
+    org = org_get(scope=scope, org_id=org_id)
+    if not scope.can(Perm.AUDIT_VIEW, org):
+        raise PermissionDenied(_("您没有查看操作记录的权限"))
+    tree = reverse("orgs:tree")
+    return _render_history(
+        request,
+        target=org,
+        title=_("%(name)s 的操作记录") % {"name": org.name},
+        back_url=tree,
+        breadcrumbs=[(_("组织"), tree), (org.name, "")],
+    )

@@ -1,0 +1,105 @@
+"""OpenAPI, the offline docs page, /me, and the routes' parameter names."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from django.test import Client
+
+from huzhu.orgs.roles import Role
+from huzhu.orgs.scope import Scope
+from huzhu.people.services import person_link_user
+from tests.factories import grant, make_person
+
+PATHS = {
+    "/api/v1/me": {"get"},
+    "/api/v1/orgs": {"get", "post"},
+    "/api/v1/orgs/{org_id}": {"get", "patch"},
+    "/api/v1/orgs/by-code/{code}": {"get"},
+    "/api/v1/people": {"get", "post"},
+    "/api/v1/people/{person_id}": {"get", "patch"},
+    "/api/v1/people/{person_id}/reveal": {"post"},
+}
+
+
+def test_openapi_json_is_valid_and_lists_the_routes(db):
+    response = Client().get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    schema = json.loads(response.content)
+    assert schema["openapi"].startswith("3.")
+    assert schema["info"]["title"] == "Huzhu API"
+    assert {path: set(ops) for path, ops in schema["paths"].items()} == PATHS
+    schemes = schema["components"]["securitySchemes"]
+    assert schemes["TokenAuth"] == {"type": "http", "scheme": "bearer"}
+    assert schemes["SessionAuth"]["in"] == "cookie"
+    person = schema["components"]["schemas"]["PersonOut"]["properties"]
+    assert "id_number_masked" in person and "phone_masked" in person
+    assert "id_number" not in person and "phone" not in person
+    list_params = {p["name"] for p in schema["paths"]["/api/v1/people"]["get"]["parameters"]}
+    assert list_params == {"q", "org_id", "tag", "status", "limit", "offset"}
+
+
+def test_docs_page_loads_nothing_from_outside(db):
+    response = Client().get("/api/v1/docs")
+    assert response.status_code == 200
+    html = response.content.decode()
+    sources = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert sources == [
+        "/api/v1/docs/swagger-ui.css",
+        "/api/v1/docs/favicon.png",
+        "/api/v1/docs/swagger-ui-bundle.js",
+        "/api/v1/docs/swagger-ui-init.js",
+    ]
+    assert "cdn" not in html.lower()
+    assert '"url": "/api/v1/openapi.json"' in html
+    kinds = ("text/css", "image/png", "text/javascript", "text/javascript")
+    for url, kind in zip(sources, kinds, strict=True):
+        asset = Client().get(url)
+        assert asset.status_code == 200, url
+        assert asset["Content-Type"].startswith(kind)
+        assert len(asset.content) > 1000
+    assert Client().post("/api/v1/docs/swagger-ui.css").status_code == 405
+
+
+def test_me(city, client_a):
+    response = client_a.get("/api/v1/me")
+    assert response.status_code == 200
+    assert response.json() == {
+        "user": {
+            "id": city.worker_a.pk,
+            "username": "worker-a",
+            "display_name": "worker-a",
+            "is_superuser": False,
+        },
+        "roles": [{"role": "worker", "role_label": "社区工作者", "org_id": city.community_a.pk}],
+        "person": None,
+    }
+
+
+def test_me_with_own_person_and_several_roles(city, bearer):
+    grant(city.worker_a, city.grid_b, Role.SUPERVISOR)
+    person = make_person(city.grid_a, "工作者甲", id_number="11010519491231002X")
+    person_link_user(
+        actor=None, scope=Scope(user_id=0, is_superuser=True), person=person, user=city.worker_a
+    )
+    body = bearer(city.worker_a).get("/api/v1/me").json()
+    assert body["roles"] == [
+        {"role": "worker", "role_label": "社区工作者", "org_id": city.community_a.pk},
+        {"role": "supervisor", "role_label": "督查（只读）", "org_id": city.grid_b.pk},
+    ]
+    assert body["person"]["id"] == person.pk
+    assert body["person"]["id_number_masked"] == "1101**********002X"
+
+
+def test_json_is_utf8_not_escaped(city, client_a):
+    response = client_a.get(f"/api/v1/orgs/{city.community_a.pk}")
+    assert response["Content-Type"] == "application/json; charset=utf-8"
+    assert '"name": "甲社区"' in response.content.decode("utf-8")
+
+
+def test_route_parameters_use_the_project_names():
+    from tests.test_access import all_routes
+
+    params = {name for r in all_routes() if r.is_api for name in r.params}
+    assert params == {"org_id", "person_id", "code"}

@@ -1,0 +1,221 @@
+"""The generic access test (DESIGN.md §2).
+
+It walks every URL pattern of the project — web pages and API routes alike — and calls each
+with every HTTP method as three actors: a worker of community A, a worker of the sibling
+community B, and an anonymous visitor, with the URL parameters pointing at objects of
+community A. It fails when B or the anonymous visitor
+
+* sees anything of community A (its residents' names, its org names), or
+* gets anything but "missing" for an object route (404; 405 for a method the route lacks), or
+* changes anything (rows and audit entries are counted before and after), or
+* causes a server error.
+
+Routes with a URL parameter this test does not know fail it: a new parameter name must be
+taught to ``PARAMS`` below, so new routes are covered without anyone remembering to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from huzhu.common.models import AuditEntry
+from huzhu.orgs.models import Org, RoleGrant
+from huzhu.people.models import Person, Tag
+from tests.factories import City, make_person
+
+METHODS = ("get", "post", "put", "patch", "delete")
+
+# Routes that are public by design (they answer the same to everyone).
+PUBLIC_PREFIXES = (
+    "accounts/login/",
+    "accounts/logout/",
+    "i18n/",
+    "api/v1/openapi.json",
+    "api/v1/docs",
+)
+# Django's admin is the superuser back office: it is checked separately below.
+SKIPPED_PREFIXES = ("admin/",)
+
+
+@dataclass
+class World:
+    city: City
+    person_a: Person
+    grant_a: RoleGrant
+    tag: Tag
+
+
+# How to fill each URL parameter with an object of community A, and whether the parameter
+# names an object of community A (True) or a shared, non-personal object (False).
+PARAMS: dict[str, tuple[Callable[[World], object], bool]] = {
+    "org_id": (lambda w: w.city.community_a.pk, True),
+    "person_id": (lambda w: w.person_a.pk, True),
+    "grant_id": (lambda w: w.grant_a.pk, True),
+    "code": (lambda w: w.city.community_a.division_code, True),
+    "tag_id": (lambda w: w.tag.pk, False),
+}
+
+MARKERS = ("甲社区", "甲社区第一网格", "欧阳甲乙")
+
+
+@dataclass(frozen=True)
+class Route:
+    route: str
+    params: tuple[str, ...]
+
+    def url(self, world: World) -> str:
+        path = self.route
+        for name in self.params:
+            value = PARAMS[name][0](world)
+            start = path.index("<")
+            end = path.index(">", start)
+            path = path[:start] + str(value) + path[end + 1 :]
+        return "/" + path
+
+    @property
+    def is_api(self) -> bool:
+        return self.route.startswith("api/")
+
+    @property
+    def targets_community_a(self) -> bool:
+        return any(PARAMS[name][1] for name in self.params)
+
+
+def _walk(patterns: list, prefix: str = "") -> Iterator[tuple[str, list[str]]]:
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            yield from _walk(entry.url_patterns, prefix + str(entry.pattern))
+        elif isinstance(entry, URLPattern):
+            route = prefix + str(entry.pattern)
+            yield (
+                route,
+                list(entry.pattern.converters) if hasattr(entry.pattern, "converters") else [],
+            )
+
+
+def all_routes() -> list[Route]:
+    routes = []
+    for route, _ in _walk(get_resolver().url_patterns):
+        if route.startswith(SKIPPED_PREFIXES):
+            continue
+        names = tuple(part.split(">")[0].split(":")[-1] for part in route.split("<")[1:])
+        routes.append(Route(route=route, params=names))
+    return sorted(set(routes), key=lambda r: r.route)
+
+
+def _snapshot() -> tuple:
+    return (
+        Person.objects.count(),
+        Org.objects.count(),
+        RoleGrant.objects.count(),
+        Tag.objects.count(),
+        AuditEntry.objects.count(),
+        tuple(Person.objects.order_by("pk").values_list("name", "phone_hash", "org_id")),
+    )
+
+
+def _call(client: Client, method: str, url: str, api: bool):
+    kwargs = {"content_type": "application/json", "data": "{}"} if method != "get" else {}
+    if api and method != "get":
+        kwargs = {"content_type": "application/json", "data": "{}"}
+    return getattr(client, method)(url, **kwargs)
+
+
+@pytest.fixture
+def world(city: City) -> World:
+    person = make_person(city.grid_a, "欧阳甲乙", address="甲社区1号楼")
+    return World(
+        city=city,
+        person_a=person,
+        grant_a=RoleGrant.objects.get(user=city.worker_a, org=city.community_a),
+        tag=Tag.objects.first(),
+    )
+
+
+def test_every_route_parameter_is_known():
+    unknown = {(r.route, name) for r in all_routes() for name in r.params if name not in PARAMS}
+    assert unknown == set(), "teach these URL parameters to tests/test_access.py PARAMS"
+
+
+def test_route_enumeration_is_not_empty():
+    routes = {r.route for r in all_routes()}
+    assert "" in routes  # the home page
+    assert any(r.startswith("api/v1/") for r in routes)
+    assert any("<int:person_id>" in r for r in routes)
+
+
+@pytest.mark.django_db
+def test_no_route_leaks_community_a(world: World):
+    worker_b = Client(raise_request_exception=False)
+    worker_b.force_login(world.city.worker_b)
+    anonymous = Client(raise_request_exception=False)
+    failures: list[str] = []
+    before = _snapshot()
+    checked = 0
+    for route in all_routes():
+        url = route.url(world)
+        public = route.route.startswith(PUBLIC_PREFIXES)
+        for method in METHODS:
+            for actor, client in (("worker-b", worker_b), ("anonymous", anonymous)):
+                response = _call(client, method, url, route.is_api)
+                checked += 1
+                status = response.status_code
+                body = response.content.decode("utf-8", "replace")
+                where = f"{actor} {method.upper()} {url} → {status}"
+                if status >= 500:
+                    failures.append(f"server error: {where}")
+                    continue
+                leaked = [m for m in MARKERS if m in body]
+                if leaked:
+                    failures.append(f"leak {leaked}: {where}")
+                if public or status == 405:
+                    continue
+                if actor == "anonymous":
+                    login_redirect = status == 302 and "/accounts/login/" in response["Location"]
+                    if not (login_redirect or status == 401 or (route.is_api and status == 404)):
+                        failures.append(f"anonymous not refused: {where}")
+                elif route.targets_community_a and status not in (404, 302):
+                    failures.append(f"object of community A not missing: {where}")
+                elif route.targets_community_a and status == 302:
+                    failures.append(f"redirect instead of 404: {where}")
+        worker_b.force_login(world.city.worker_b)  # a logout route ends the session
+    assert _snapshot() == before, "worker-b or anonymous changed data"
+    assert failures == []
+    assert checked >= 10 * len(METHODS) * 2
+
+
+@pytest.mark.django_db
+def test_worker_a_reaches_every_route_without_server_error(world: World):
+    worker_a = Client(raise_request_exception=False)
+    worker_a.force_login(world.city.worker_a)
+    errors = []
+    ok_object_pages = 0
+    for route in all_routes():
+        url = route.url(world)
+        for method in METHODS:
+            response = _call(worker_a, method, url, route.is_api)
+            if response.status_code >= 500:
+                errors.append(f"{method.upper()} {url} → {response.status_code}")
+            if method == "get" and route.targets_community_a and response.status_code == 200:
+                ok_object_pages += 1
+        worker_a.force_login(world.city.worker_a)
+    assert errors == []
+    # The parameters really point at visible objects: worker A opens them.
+    assert ok_object_pages >= 3
+
+
+@pytest.mark.django_db
+def test_admin_site_is_closed_to_workers_and_anonymous(world: World):
+    worker_b = Client()
+    worker_b.force_login(world.city.worker_b)
+    for client in (worker_b, Client()):
+        response = client.get("/admin/people/person/")
+        assert response.status_code == 302
+        assert "/admin/login/" in response["Location"]
+    assert not User.objects.get(username="worker-b").is_staff
