@@ -34,8 +34,11 @@ browser-deps:
 	fi
 	@test -x /usr/bin/chromium || { echo "Chromium 未安装：apt-get install chromium fonts-noto-cjk"; exit 1; }
 
+# Compiled catalogs are committed too; recompile when GNU gettext is on the machine.
 messages: $(VENV)/.installed
-	$(HUZHU) compilemessages --ignore '.venv/*' --ignore 'node_modules/*' >/dev/null
+	@if command -v msgfmt >/dev/null; then \
+	  $(HUZHU) compilemessages --ignore '.venv/*' --ignore 'node_modules/*' >/dev/null; \
+	else echo "msgfmt 未安装：使用已提交的 .mo 翻译文件"; fi
 
 install: $(VENV)/.installed node_modules/.installed messages
 	@mkdir -p var

@@ -33,6 +33,7 @@ METHODS = ("get", "post", "put", "patch", "delete")
 
 # Routes that are public by design (they answer the same to everyone).
 PUBLIC_PREFIXES = (
+    "favicon.ico",
     "accounts/login/",
     "accounts/logout/",
     "i18n/",

@@ -44,8 +44,9 @@ def _require_manage(scope: Scope, org: Org) -> None:
 @login_required
 @require_safe
 def tree(request: HttpRequest) -> HttpResponse:
-    roots = selectors.org_tree_roots(scope=_scope(request))
-    return render(request, "orgs/tree.html", {"roots": roots})
+    roots = list(selectors.org_tree_roots(scope=_scope(request)))
+    # A single root (the usual case: one community, street or city) opens at once.
+    return render(request, "orgs/tree.html", {"roots": roots, "expand_roots": len(roots) == 1})
 
 
 @login_required

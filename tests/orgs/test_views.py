@@ -48,9 +48,9 @@ def test_tree_shows_the_workers_own_root_only(client, city):
     assert [o.name for o in response.context["roots"]] == ["甲社区"]
     html = response.content.decode()
     assert "乙社区" not in html and "解放路街道" not in html
-    # One child (the grid): expandable lazily through HTMX.
+    # A single root opens at once: its children load through HTMX on page load.
     assert f'hx-get="/orgs/{city.community_a.pk}/children/"' in html
-    assert 'hx-trigger="toggle once"' in html
+    assert 'open hx-trigger="load"' in html
 
 
 def test_tree_of_street_admin(admin_client, city):
