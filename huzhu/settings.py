@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "huzhu.common",
     "huzhu.orgs",
     "huzhu.people",
+    "huzhu.volunteers",
     "huzhu.api",
     "huzhu.web",
     "huzhu.demo",

@@ -82,6 +82,16 @@ class Org(models.Model):
         blank=True,
         help_text=_("统计用区划代码（12位）或行政区划代码（6位），可留空"),
     )
+    # The functional chain beside the tree: a community's 志愿者总队 belongs to its district's
+    # 分会 of the city association (DOMAIN.md §2), while living under the community.
+    affiliation = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="affiliates",
+        verbose_name=_("隶属（业务上级）"),
+    )
     address = models.CharField(_("地址"), max_length=200, blank=True)
     service_phone = models.CharField(_("服务电话"), max_length=30, blank=True)
     supervision_phone = models.CharField(_("监督电话"), max_length=30, blank=True)

@@ -1,0 +1,42 @@
+"""Cross-cutting writes: numbered sequences and notifications."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from huzhu.common.models import Counter, Notification
+
+logger = logging.getLogger("huzhu.notify")
+
+
+def counter_next(name: str, count: int = 1) -> int:
+    """Reserve ``count`` numbers of the sequence ``name``; returns the first. Safe under
+    concurrency: the counter row is locked until the caller's transaction ends."""
+    with transaction.atomic():
+        Counter.objects.get_or_create(name=name)
+        counter = Counter.objects.select_for_update().get(name=name)
+        first = counter.value + 1
+        counter.value += count
+        counter.save(update_fields=["value"])
+    return first
+
+
+def notify(
+    *, user: Any, kind: str, title: str, body: str = "", url: str = "", dedupe_key: str = ""
+) -> Notification | None:
+    """Send one notification: in-app always, plus the console/log channel. With a
+    ``dedupe_key`` a repeat (e.g. a periodic job run twice) sends nothing and returns None."""
+    if user is None:
+        return None
+    try:
+        with transaction.atomic():
+            note = Notification.objects.create(
+                user=user, kind=kind, title=title, body=body, url=url, dedupe_key=dedupe_key
+            )
+    except IntegrityError:
+        return None
+    transaction.on_commit(lambda: logger.info("notify %s → %s: %s", kind, user.pk, title))
+    return note
