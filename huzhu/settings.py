@@ -149,6 +149,15 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
 # Domain settings with the defaults of DOMAIN.md; each is configurable per deployment.
 HUZHU_ELDERLY_AGE = int(os.environ.get("HUZHU_ELDERLY_AGE", "60"))  # 老年人 = 60+
+# Star volunteers: recorded hours for one to five stars, and the publicity period.
+HUZHU_STAR_THRESHOLDS_HOURS = [
+    int(h) for h in env_list("HUZHU_STAR_THRESHOLDS_HOURS", "100,300,600,1000,1500")
+]
+HUZHU_STAR_PUBLICITY_WORKDAYS = int(os.environ.get("HUZHU_STAR_PUBLICITY_WORKDAYS", "5"))
+# Falsified hours bar a volunteer from star recognition for this many months.
+HUZHU_STAR_BAR_MONTHS = int(os.environ.get("HUZHU_STAR_BAR_MONTHS", "24"))
+# Days before a qualification expires when its holder and their workers are reminded.
+HUZHU_QUALIFICATION_REMIND_DAYS = int(os.environ.get("HUZHU_QUALIFICATION_REMIND_DAYS", "30"))
 
 NINJA_PAGINATION_PER_PAGE = 50
 NINJA_PAGINATION_MAX_LIMIT = 500

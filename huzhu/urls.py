@@ -15,6 +15,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("orgs/", include("huzhu.orgs.urls")),
     path("people/", include("huzhu.people.urls")),
+    path("volunteers/", include("huzhu.volunteers.urls")),
     path("history/", include("huzhu.common.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),

@@ -21,23 +21,37 @@ class Perm(models.TextChoices):
     PERSON_EDIT = "person.edit", _("登记与修改居民")
     PERSON_REVEAL = "person.reveal", _("查看完整证件号和手机号")
     AUDIT_VIEW = "audit.view", _("查看操作记录")
+    VOLUNTEER_VIEW = "volunteer.view", _("查看志愿者")
+    VOLUNTEER_MANAGE = "volunteer.manage", _("登记、审核与管理志愿者")
+    TEAM_MANAGE = "team.manage", _("管理服务队成员与培训")
 
 
+_ALL_VIEW = {Perm.VIEW, Perm.PERSON_VIEW, Perm.VOLUNTEER_VIEW}
 ROLE_PERMS: dict[str, frozenset[str]] = {
     Role.ADMIN: frozenset(
         {
-            Perm.VIEW,
+            *_ALL_VIEW,
             Perm.ORG_MANAGE,
-            Perm.PERSON_VIEW,
             Perm.PERSON_EDIT,
             Perm.PERSON_REVEAL,
             Perm.AUDIT_VIEW,
+            Perm.VOLUNTEER_MANAGE,
+            Perm.TEAM_MANAGE,
         }
     ),
     Role.WORKER: frozenset(
-        {Perm.VIEW, Perm.PERSON_VIEW, Perm.PERSON_EDIT, Perm.PERSON_REVEAL, Perm.AUDIT_VIEW}
+        {
+            *_ALL_VIEW,
+            Perm.PERSON_EDIT,
+            Perm.PERSON_REVEAL,
+            Perm.AUDIT_VIEW,
+            Perm.VOLUNTEER_MANAGE,
+            Perm.TEAM_MANAGE,
+        }
     ),
-    Role.TEAM_LEADER: frozenset({Perm.VIEW, Perm.PERSON_VIEW}),
-    Role.PARTY_WORKER: frozenset({Perm.VIEW, Perm.PERSON_VIEW}),
-    Role.SUPERVISOR: frozenset({Perm.VIEW, Perm.PERSON_VIEW, Perm.AUDIT_VIEW}),
+    # A team leader runs their own team: members, training, attendance (the activities
+    # issue adds shifts and hours).
+    Role.TEAM_LEADER: frozenset({*_ALL_VIEW, Perm.TEAM_MANAGE}),
+    Role.PARTY_WORKER: frozenset(_ALL_VIEW),
+    Role.SUPERVISOR: frozenset({*_ALL_VIEW, Perm.AUDIT_VIEW}),
 }

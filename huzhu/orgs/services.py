@@ -23,12 +23,20 @@ from huzhu.orgs.scope import Scope
 User = get_user_model()
 
 
-def _require_manage(scope: Scope, org: Org | None) -> None:
+# Kinds that people other than org administrators may create: community workers set up
+# their community's volunteer corps and its service teams.
+CREATE_PERM_BY_KIND: dict[str, str] = {
+    OrgKind.CORPS: Perm.VOLUNTEER_MANAGE,
+    OrgKind.TEAM: Perm.VOLUNTEER_MANAGE,
+}
+
+
+def _require_manage(scope: Scope, org: Org | None, perm: str = Perm.ORG_MANAGE) -> None:
     if org is None:
         if not scope.is_superuser:
             raise PermissionDenied(_("只有系统管理员可以创建顶级组织"))
         return
-    if not scope.can(Perm.ORG_MANAGE, org):
+    if not (scope.can(Perm.ORG_MANAGE, org) or scope.can(perm, org)):
         raise PermissionDenied(_("您没有管理该组织的权限"))
 
 
@@ -77,7 +85,7 @@ def org_create(
     supervision_phone: str = "",
     sort_order: int = 0,
 ) -> Org:
-    _require_manage(scope, parent)
+    _require_manage(scope, parent, CREATE_PERM_BY_KIND.get(kind, Perm.ORG_MANAGE))
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": _("名称不能为空")})

@@ -1,0 +1,5 @@
+"""Routes of the volunteers app (import)."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []
