@@ -17,6 +17,7 @@ urlpatterns = [
     path("people/", include("huzhu.people.urls")),
     path("volunteers/", include("huzhu.volunteers.urls")),
     path("history/", include("huzhu.common.urls")),
+    path("notifications/", include("huzhu.common.notification_urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]

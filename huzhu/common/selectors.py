@@ -6,7 +6,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import Q, QuerySet
 
-from huzhu.common.models import AuditEntry
+from huzhu.common.models import AuditEntry, Notification
 from huzhu.orgs.models import Org, RoleGrant
 from huzhu.orgs.roles import Perm
 from huzhu.orgs.scope import Scope
@@ -28,3 +28,11 @@ def audit_history(*, scope: Scope, target: models.Model) -> QuerySet[AuditEntry]
 
 def audit_recent(*, scope: Scope, limit: int = 20) -> QuerySet[AuditEntry]:
     return AuditEntry.objects.within(scope, Perm.AUDIT_VIEW).order_by("-created_at", "-id")[:limit]
+
+
+def notification_list(*, user: object) -> QuerySet[Notification]:
+    return Notification.objects.filter(user=user).order_by("-created_at", "-id")
+
+
+def notification_unread_count(*, user: object) -> int:
+    return Notification.objects.filter(user=user, read_at__isnull=True).count()

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from huzhu.common.selectors import notification_unread_count
 from huzhu.web.navigation import visible_items
 
 
@@ -13,4 +14,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     scope = getattr(request, "scope", None)
     if scope is None or not scope.is_authenticated:
         return {"nav_items": []}
-    return {"nav_items": visible_items(scope)}
+    return {
+        "nav_items": visible_items(scope),
+        "unread_notifications": notification_unread_count(user=request.user),
+    }
