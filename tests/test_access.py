@@ -16,6 +16,7 @@ taught to ``PARAMS`` below, so new routes are covered without anyone remembering
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -23,11 +24,25 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 
 from huzhu.common.models import AuditEntry
-from huzhu.orgs.models import Org, RoleGrant
+from huzhu.orgs.models import Org, OrgKind, RoleGrant
+from huzhu.orgs.scope import Scope
 from huzhu.people.models import Person, Tag
-from tests.factories import City, make_person
+from huzhu.volunteers.models import (
+    Course,
+    Evaluation,
+    Honour,
+    Qualification,
+    QualificationType,
+    StarApplication,
+    TeamMembership,
+    TrainingSession,
+    Volunteer,
+)
+from huzhu.volunteers.services import RegistrationInput, volunteer_register
+from tests.factories import City, make_org, make_person
 
 METHODS = ("get", "post", "put", "patch", "delete")
 
@@ -50,6 +65,15 @@ class World:
     person_a: Person
     grant_a: RoleGrant
     tag: Tag
+    volunteer: Volunteer
+    team: Org
+    membership: TeamMembership
+    course: Course
+    session: TrainingSession
+    qualification: Qualification
+    application: StarApplication
+    honour: Honour
+    evaluation: Evaluation
 
 
 # How to fill each URL parameter with an object of community A, and whether the parameter
@@ -60,6 +84,17 @@ PARAMS: dict[str, tuple[Callable[[World], object], bool]] = {
     "grant_id": (lambda w: w.grant_a.pk, True),
     "code": (lambda w: w.city.community_a.division_code, True),
     "tag_id": (lambda w: w.tag.pk, False),
+    "volunteer_id": (lambda w: w.volunteer.pk, True),
+    "team_id": (lambda w: w.team.pk, True),
+    "membership_id": (lambda w: w.membership.pk, True),
+    "course_id": (lambda w: w.course.pk, True),
+    "session_id": (lambda w: w.session.pk, True),
+    "qualification_id": (lambda w: w.qualification.pk, True),
+    "application_id": (lambda w: w.application.pk, True),
+    "honour_id": (lambda w: w.honour.pk, True),
+    "evaluation_id": (lambda w: w.evaluation.pk, True),
+    # an import upload of worker A (tokens are per user: anyone else gets 404)
+    "token": (lambda w: "a" * 32, True),
 }
 
 MARKERS = ("甲社区", "甲社区第一网格", "欧阳甲乙")
@@ -117,6 +152,15 @@ def _snapshot() -> tuple:
         RoleGrant.objects.count(),
         Tag.objects.count(),
         AuditEntry.objects.count(),
+        Volunteer.objects.count(),
+        tuple(Volunteer.objects.order_by("pk").values_list("status", "star_level", "availability")),
+        TeamMembership.objects.filter(left_on__isnull=True).count(),
+        StarApplication.objects.filter(status="applied").count(),
+        Honour.objects.count(),
+        Evaluation.objects.count(),
+        Qualification.objects.count(),
+        Course.objects.count(),
+        TrainingSession.objects.count(),
         tuple(Person.objects.order_by("pk").values_list("name", "phone_hash", "org_id")),
     )
 
@@ -131,11 +175,48 @@ def _call(client: Client, method: str, url: str, api: bool):
 @pytest.fixture
 def world(city: City) -> World:
     person = make_person(city.grid_a, "欧阳甲乙", address="甲社区1号楼")
+    volunteer = volunteer_register(
+        actor=None,
+        scope=Scope(user_id=0, is_superuser=True),
+        org=city.grid_a,
+        data=RegistrationInput(id_number=person.id_number, historical_minutes=7000),
+    ).volunteer
+    corps = make_org(OrgKind.CORPS, "甲社区志愿者总队", city.community_a)
+    team = make_org(OrgKind.TEAM, "甲社区助老服务队", corps)
+    course = Course.objects.create(org=city.community_a, name="甲社区急救培训")
+    start = timezone.now() - dt.timedelta(days=3)
     return World(
         city=city,
         person_a=person,
         grant_a=RoleGrant.objects.get(user=city.worker_a, org=city.community_a),
         tag=Tag.objects.first(),
+        volunteer=volunteer,
+        team=team,
+        membership=TeamMembership.objects.create(
+            team=team, volunteer=volunteer, joined_on=dt.date(2025, 1, 1)
+        ),
+        course=course,
+        session=TrainingSession.objects.create(
+            course=course, starts_at=start, ends_at=start + dt.timedelta(hours=2)
+        ),
+        qualification=Qualification.objects.create(
+            volunteer=volunteer,
+            kind=QualificationType.objects.get(name="急救证"),
+            issued_on=dt.date(2025, 1, 1),
+            expires_on=dt.date(2028, 1, 1),
+        ),
+        application=StarApplication.objects.create(
+            volunteer=volunteer, level=1, minutes_at_application=7000
+        ),
+        honour=Honour.objects.create(
+            volunteer=volunteer,
+            title="优秀志愿者",
+            awarded_by="甲社区",
+            awarded_on=dt.date(2025, 5, 1),
+        ),
+        evaluation=Evaluation.objects.create(
+            volunteer=volunteer, year=2025, grade="excellent", org=city.community_a
+        ),
     )
 
 

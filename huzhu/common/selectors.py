@@ -10,6 +10,7 @@ from huzhu.common.models import AuditEntry, Notification
 from huzhu.orgs.models import Org, RoleGrant
 from huzhu.orgs.roles import Perm
 from huzhu.orgs.scope import Scope
+from huzhu.people.models import Person
 
 
 def audit_history(*, scope: Scope, target: models.Model) -> QuerySet[AuditEntry]:
@@ -19,6 +20,15 @@ def audit_history(*, scope: Scope, target: models.Model) -> QuerySet[AuditEntry]
     about = Q(target_type=ContentType.objects.get_for_model(target), target_id=str(target.pk))
     if isinstance(target, Org):
         about |= Q(target_type=ContentType.objects.get_for_model(RoleGrant), org=target)
+    if isinstance(target, Person):  # a person's history includes their volunteer registration
+        from huzhu.volunteers.models import Volunteer
+
+        volunteer_id = Volunteer.objects.filter(person=target).values_list("pk", flat=True).first()
+        if volunteer_id is not None:
+            about |= Q(
+                target_type=ContentType.objects.get_for_model(Volunteer),
+                target_id=str(volunteer_id),
+            )
     return (
         AuditEntry.objects.within(scope, Perm.AUDIT_VIEW)
         .filter(about)

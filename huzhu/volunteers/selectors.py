@@ -161,3 +161,165 @@ def volunteer_for_person(*, person_id: int | None) -> Volunteer | None:
     if person_id is None:
         return None
     return Volunteer.objects.select_related("person", "org").filter(person_id=person_id).first()
+
+
+# --- registry pages: registration choices, review queue, search rows, lookup -------------
+
+from huzhu.orgs.models import RESIDENCE_KINDS, OrgKind  # noqa: E402
+from huzhu.volunteers.models import (  # noqa: E402
+    QualificationType,
+    ServedGroup,
+    ServiceCategory,
+    Skill,
+    VolunteerStatus,
+    VolunteerStatusChange,
+)
+
+
+def volunteer_rows(
+    *, scope: Scope, filters: VolunteerFilters | None = None, today: dt.date | None = None
+) -> QuerySet[Volunteer]:
+    """``volunteer_list`` with skills and categories prefetched, for list pages and exports:
+    the number of queries does not grow with the rows shown."""
+    return volunteer_list(scope=scope, filters=filters, today=today).prefetch_related(
+        "skills", "categories", "served_groups"
+    )
+
+
+def volunteer_review_queue(*, scope: Scope) -> QuerySet[Volunteer]:
+    """Registrations waiting for review (待审核) in orgs where the user manages volunteers."""
+    if not scope.roots(Perm.VOLUNTEER_MANAGE):
+        return Volunteer.objects.none()
+    return (
+        Volunteer.objects.filter(
+            scope.q("org__path", Perm.VOLUNTEER_MANAGE), status=VolunteerStatus.PENDING
+        )
+        .select_related("person", "org")
+        .prefetch_related("skills", "categories", "served_groups")
+        .order_by("registered_at", "id")
+    )
+
+
+def volunteer_status_history(*, volunteer: Volunteer) -> list[VolunteerStatusChange]:
+    return list(volunteer.status_changes.select_related("actor").order_by("created_at", "id"))
+
+
+def volunteer_lookup_number(*, scope: Scope, number: str) -> list[Volunteer]:
+    """Exact lookup by a full volunteer number, ID number or mobile number (POST only, so
+    the number never travels in a URL). Only visible registrations are returned."""
+    from huzhu.common.identity import normalise_text
+    from huzhu.people.selectors import person_lookup_number
+
+    text = normalise_text(number).upper()
+    visible = visible_volunteers(scope).select_related("person", "org")
+    if text.startswith("V"):
+        return list(visible.filter(number=text))
+    people = person_lookup_number(scope=scope, number=text)
+    return list(visible.filter(person__in=[p.pk for p in people]).order_by("number"))
+
+
+def all_revealable(*, scope: Scope, volunteers: QuerySet[Volunteer]) -> bool:
+    """True when the user may see full ID and phone numbers of every row (PERSON_REVEAL
+    over each row's org). One ``EXISTS`` query."""
+    if not scope.roots(Perm.PERSON_REVEAL):
+        return False
+    if scope.roots(Perm.PERSON_REVEAL) == ("/",):
+        return True
+    return not volunteers.exclude(scope.q("org__path", Perm.PERSON_REVEAL)).exists()
+
+
+def _street_of(orgs: list[Org]) -> dict[int, Org]:
+    """Each org's nearest ancestor of kind street (one query)."""
+    ancestor_ids = {i for org in orgs for i in org.ancestor_ids}
+    streets = {
+        s.pk: s for s in Org.objects.filter(pk__in=ancestor_ids, kind=OrgKind.STREET).only("name")
+    }
+    result = {}
+    for org in orgs:
+        for ancestor_id in reversed(org.ancestor_ids):
+            if ancestor_id in streets:
+                result[org.pk] = streets[ancestor_id]
+                break
+    return result
+
+
+def residence_org_groups(orgs: QuerySet[Org]) -> list[tuple[str, list[tuple[int, str]]]]:
+    """Communities and grids grouped by street, for a ``<select>`` with ``<optgroup>``s:
+    ``[(street name, [(org id, label), …]), …]``. A grid's label carries its community's
+    name unless it already starts with it."""
+    rows = list(orgs.select_related("parent").order_by("path"))
+    streets = _street_of(rows)
+    groups: dict[str, list[tuple[int, str]]] = {}
+    for org in rows:
+        street = streets.get(org.pk)
+        label = org.name
+        if org.kind == OrgKind.GRID and org.parent and not org.name.startswith(org.parent.name):
+            label = f"{org.parent.name} · {org.name}"
+        groups.setdefault(street.name if street else "", []).append((org.pk, label))
+    return list(groups.items())
+
+
+def registration_streets() -> list[tuple[str, list[tuple[int, str]]]]:
+    """Active streets that have an active community, grouped by district: the first step of
+    self-registration. Names of communities are not listed until a street is chosen."""
+    has_residence = Org.objects.filter(
+        path__startswith=OuterRef("path"), kind__in=RESIDENCE_KINDS, is_active=True
+    )
+    streets = (
+        Org.objects.filter(kind=OrgKind.STREET, is_active=True)
+        .filter(Exists(has_residence))
+        .select_related("parent")
+        .order_by("path")
+    )
+    groups: dict[str, list[tuple[int, str]]] = {}
+    for street in streets:
+        groups.setdefault(street.parent.name if street.parent else "", []).append(
+            (street.pk, street.name)
+        )
+    return list(groups.items())
+
+
+def registration_orgs(*, street_id: int | None) -> QuerySet[Org]:
+    """Active communities and grids of one street (any signed-in resident may choose)."""
+    if not street_id:
+        return Org.objects.none()
+    street = Org.objects.filter(pk=street_id, kind=OrgKind.STREET, is_active=True).first()
+    if street is None:
+        return Org.objects.none()
+    return Org.objects.filter(
+        path__startswith=street.path, kind__in=RESIDENCE_KINDS, is_active=True
+    ).order_by("path")
+
+
+def registration_org(*, org_id: int | None) -> Org | None:
+    """An active community or grid anyone may register in, or None."""
+    if not org_id:
+        return None
+    return Org.objects.filter(pk=org_id, kind__in=RESIDENCE_KINDS, is_active=True).first()
+
+
+def street_for(org: Org | None) -> Org | None:
+    if org is None:
+        return None
+    return (
+        Org.objects.filter(pk__in=org.ancestor_ids, kind=OrgKind.STREET).order_by("-depth").first()
+    )
+
+
+def skill_choices(*, curated: bool | None = None) -> QuerySet[Skill]:
+    qs = Skill.objects.filter(is_active=True)
+    if curated is not None:
+        qs = qs.filter(is_curated=curated)
+    return qs.order_by("-is_curated", "sort_order", "id")
+
+
+def category_choices() -> QuerySet[ServiceCategory]:
+    return ServiceCategory.objects.filter(is_active=True).order_by("sort_order", "id")
+
+
+def served_group_choices() -> QuerySet[ServedGroup]:
+    return ServedGroup.objects.filter(is_active=True).order_by("sort_order", "id")
+
+
+def qualification_type_choices() -> QuerySet[QualificationType]:
+    return QualificationType.objects.filter(is_active=True).order_by("sort_order", "id")

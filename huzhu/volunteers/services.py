@@ -197,6 +197,18 @@ def volunteer_register(
     except ValidationError as exc:
         raise ValidationError({"id_number": exc.messages}) from exc
     person = Person.objects.filter(id_number_hash=id_number_hash(citizen.number)).first()
+    if (
+        source == RegistrationSource.SELF
+        and getattr(actor, "is_authenticated", False)
+        and person is not None
+        and person.user_id is None
+        and (data.name or "").strip() != person.name
+    ):
+        # Knowing someone's ID number must not be enough to claim their record (the login
+        # would be linked to it below).
+        raise ValidationError(
+            {"name": _("姓名与该身份证号登记的姓名不一致，请到社区服务站核实身份")}
+        )
     existing = Volunteer.objects.filter(person=person).first() if person else None
     if existing is not None:
         if source == RegistrationSource.SELF:
@@ -417,6 +429,7 @@ def corps_ensure(*, actor: Any, scope: Scope, community: Org) -> Org:
     """The community's 志愿者总队, created if missing and affiliated to the district's 分会."""
     if community.kind != OrgKind.COMMUNITY:
         raise ValidationError({"org": _("志愿者总队只能设在社区")})
+    _require(scope, Perm.VOLUNTEER_MANAGE, community)
     corps = Org.objects.filter(parent=community, kind=OrgKind.CORPS).first()
     if corps is not None:
         return corps
@@ -481,6 +494,8 @@ def team_member_add(
         raise PermissionDenied(_("您没有管理该服务队的权限"))
     if role not in TeamRole.values:
         raise ValidationError({"role": _("未知的职务")})
+    if role != TeamRole.MEMBER and not scope.can(Perm.VOLUNTEER_MANAGE, team):
+        raise PermissionDenied(_("只有社区工作者可以任免队长"))
     if volunteer.status != VolunteerStatus.REGISTERED:
         raise ValidationError({"volunteer": _("只有已注册的志愿者可以加入服务队")})
     if TeamMembership.objects.filter(team=team, volunteer=volunteer, left_on__isnull=True).exists():
@@ -509,6 +524,8 @@ def team_member_set_role(
         raise PermissionDenied(_("只有社区工作者可以任免队长"))
     if role not in TeamRole.values:
         raise ValidationError({"role": _("未知的职务")})
+    if membership.left_on is not None:
+        raise ValidationError({"membership": _("该队员已退出服务队")})
     old = membership.role
     membership.role = role
     membership.save(update_fields=["role"])
@@ -524,6 +541,10 @@ def team_member_remove(
     team = membership.team
     if not (scope.can(Perm.TEAM_MANAGE, team) or scope.can(Perm.VOLUNTEER_MANAGE, team)):
         raise PermissionDenied(_("您没有管理该服务队的权限"))
+    if membership.left_on is not None:
+        raise ValidationError({"membership": _("该队员已退出服务队")})
+    if membership.role != TeamRole.MEMBER and not scope.can(Perm.VOLUNTEER_MANAGE, team):
+        raise PermissionDenied(_("只有社区工作者可以任免队长"))
     membership.left_on = left_on or timezone.localdate()
     membership.save(update_fields=["left_on"])
     _sync_leader_grant(actor, team, membership.volunteer, TeamRole.MEMBER)

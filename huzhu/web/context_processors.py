@@ -7,14 +7,14 @@ from typing import Any
 from django.http import HttpRequest
 
 from huzhu.common.selectors import notification_unread_count
-from huzhu.web.navigation import visible_items
+from huzhu.web.navigation import visible_entries
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
     scope = getattr(request, "scope", None)
     if scope is None or not scope.is_authenticated:
-        return {"nav_items": []}
+        return {"nav_entries": []}
     return {
-        "nav_items": visible_items(scope),
+        "nav_entries": visible_entries(scope),
         "unread_notifications": notification_unread_count(user=request.user),
     }

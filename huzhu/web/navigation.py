@@ -1,11 +1,13 @@
 """One navigation for every role: each item names the permission that shows it.
 
+Items with the same ``group`` form one drop-down menu, in the order the group first appears.
 Later apps append their items to ``NAV_ITEMS``; the context processor filters by scope.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from django.utils.translation import gettext_lazy as _
 
@@ -20,23 +22,108 @@ class NavItem:
     icon: str
     perm: str | None = None  # None: any signed-in user
     needs_person: bool = False  # shown to users linked to a Person record (residents, volunteers)
+    show_if: Callable[[NavContext], bool] | None = None
+    group: str | None = None
 
+
+@dataclass
+class NavContext:
+    """What items may ask about the user, each looked up at most once per request."""
+
+    scope: Scope
+    _volunteer: bool | None = field(default=None, repr=False)
+
+    @property
+    def is_volunteer(self) -> bool:
+        if self._volunteer is None:
+            self._volunteer = False
+            if self.scope.person_id is not None:
+                from huzhu.volunteers.models import Volunteer
+
+                self._volunteer = Volunteer.objects.filter(person_id=self.scope.person_id).exists()
+        return self._volunteer
+
+
+@dataclass
+class NavEntry:
+    """A top-level entry: one link, or a group with its links."""
+
+    label: str
+    icon: str
+    item: NavItem | None = None
+    children: list[NavItem] = field(default_factory=list)
+
+
+VOLUNTEERS = _("志愿者")
 
 NAV_ITEMS: list[NavItem] = [
     NavItem(_("工作台"), "home", "house"),
     NavItem(_("我的信息"), "people:me", "person-circle", needs_person=True),
+    NavItem(_("我的志愿服务"), "volunteers:mine", "heart", show_if=lambda c: c.is_volunteer),
+    NavItem(
+        _("志愿者注册"),
+        "volunteers:register_self",
+        "heart",
+        show_if=lambda c: not c.is_volunteer and not c.scope.can(Perm.VOLUNTEER_VIEW),
+    ),
     NavItem(_("居民"), "people:list", "people", Perm.PERSON_VIEW),
+    NavItem(
+        _("志愿者名册"), "volunteers:list", "heart-pulse", Perm.VOLUNTEER_VIEW, group=VOLUNTEERS
+    ),
+    NavItem(
+        _("注册审核"), "volunteers:review", "person-check", Perm.VOLUNTEER_MANAGE, group=VOLUNTEERS
+    ),
+    NavItem(_("服务队"), "volunteers:teams", "people-fill", Perm.VOLUNTEER_VIEW, group=VOLUNTEERS),
+    NavItem(_("培训"), "volunteers:training", "mortarboard", Perm.VOLUNTEER_VIEW, group=VOLUNTEERS),
+    NavItem(
+        _("证书到期"),
+        "volunteers:qualifications_expiring",
+        "patch-exclamation",
+        Perm.VOLUNTEER_VIEW,
+        group=VOLUNTEERS,
+    ),
+    NavItem(_("星级评定"), "volunteers:stars", "star", Perm.VOLUNTEER_MANAGE, group=VOLUNTEERS),
+    NavItem(
+        _("名册导入"),
+        "volunteers:import",
+        "file-earmark-arrow-up",
+        Perm.VOLUNTEER_MANAGE,
+        group=VOLUNTEERS,
+    ),
+    NavItem(
+        _("代为登记"), "volunteers:create", "person-plus", Perm.VOLUNTEER_MANAGE, group=VOLUNTEERS
+    ),
     NavItem(_("组织"), "orgs:tree", "diagram-3", Perm.VIEW),
     NavItem(_("居民标签"), "people:tags", "tags", Perm.ORG_MANAGE),
 ]
+GROUP_ICONS = {VOLUNTEERS: "heart-pulse"}
 
 
 def visible_items(scope: Scope) -> list[NavItem]:
+    context = NavContext(scope)
     items = []
     for item in NAV_ITEMS:
         if item.needs_person and scope.person_id is None:
             continue
         if item.perm is not None and not scope.can(item.perm):
             continue
+        if item.show_if is not None and not item.show_if(context):
+            continue
         items.append(item)
     return items
+
+
+def visible_entries(scope: Scope) -> list[NavEntry]:
+    entries: list[NavEntry] = []
+    groups: dict[str, NavEntry] = {}
+    for item in visible_items(scope):
+        if item.group is None:
+            entries.append(NavEntry(label=item.label, icon=item.icon, item=item))
+            continue
+        if item.group not in groups:
+            groups[item.group] = NavEntry(
+                label=item.group, icon=GROUP_ICONS.get(item.group, "list")
+            )
+            entries.append(groups[item.group])
+        groups[item.group].children.append(item)
+    return entries
