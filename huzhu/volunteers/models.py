@@ -157,6 +157,7 @@ class Volunteer(models.Model):
         indexes = [
             models.Index(fields=["org", "status"]),
             models.Index(fields=["status", "star_level"]),
+            models.Index(fields=["star_level", "recorded_minutes"]),
             models.Index(fields=["political_status"]),
         ]
         constraints = [
@@ -366,6 +367,9 @@ class Qualification(models.Model):
     reminded_on = models.DateField(_("到期提醒日期"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = ScopedQuerySet.as_manager()
+    scope_path = "volunteer__org__path"
+
     class Meta:
         verbose_name = _("资格证书")
         verbose_name_plural = _("资格证书")
@@ -404,6 +408,9 @@ class Honour(models.Model):
     awarded_by = models.CharField(_("授予单位"), max_length=100)
     awarded_on = models.DateField(_("授予日期"))
 
+    objects = ScopedQuerySet.as_manager()
+    scope_path = "volunteer__org__path"
+
     class Meta:
         verbose_name = _("荣誉")
         verbose_name_plural = _("荣誉")
@@ -441,6 +448,9 @@ class Evaluation(models.Model):
         Org, on_delete=models.PROTECT, related_name="+", verbose_name=_("评价组织")
     )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ScopedQuerySet.as_manager()
+    scope_path = "volunteer__org__path"
 
     class Meta:
         verbose_name = _("评价")
@@ -497,10 +507,14 @@ class StarApplication(models.Model):
     decided_at = models.DateTimeField(_("认定时间"), null=True, blank=True)
     decision_reason = models.CharField(_("说明"), max_length=200, blank=True)
 
+    objects = ScopedQuerySet.as_manager()
+    scope_path = "volunteer__org__path"
+
     class Meta:
         verbose_name = _("星级申请")
         verbose_name_plural = _("星级申请")
         ordering = ["-applied_at", "-id"]
+        indexes = [models.Index(fields=["status", "publicity_ends_on"])]
         constraints = [
             models.CheckConstraint(
                 condition=Q(level__gte=1, level__lte=5), name="star_application_level_1_5"
