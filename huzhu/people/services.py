@@ -8,7 +8,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
-from pypinyin import Style, lazy_pinyin
+from pypinyin import lazy_pinyin
 
 from huzhu.common import crypto
 from huzhu.common.audit import log_action
@@ -32,10 +32,14 @@ def phone_hash(number: str) -> str:
 
 
 def name_pinyin(name: str) -> tuple[str, str]:
-    """(initials, full) in lower case: 张三 → ("zs", "zhangsan")."""
-    initials = "".join(lazy_pinyin(name, style=Style.FIRST_LETTER, errors="ignore")).lower()
-    full = "".join(lazy_pinyin(name, errors="ignore")).lower()
-    return initials[:50], full[:200]
+    """(initials, full) in lower case: 张三 → ("zs", "zhangsan"). One conversion: the
+    initials are the first letters of the syllables (bulk imports call this per row)."""
+    syllables = [
+        "".join(ch for ch in s.lower() if ch.isascii() and ch.isalnum())
+        for s in lazy_pinyin(name, errors="default")
+    ]
+    syllables = [s for s in syllables if s]
+    return "".join(s[0] for s in syllables)[:50], "".join(syllables)[:200]
 
 
 def _apply_name(person: Person, name: str) -> None:
