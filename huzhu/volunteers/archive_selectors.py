@@ -48,16 +48,22 @@ from huzhu.volunteers.selectors import visible_volunteers, volunteer_get
 from huzhu.volunteers.services import star_level_for, star_thresholds_minutes
 
 OPEN_STATUSES = (StarStatus.APPLIED, StarStatus.PUBLICISING)
-NUMERALS = "一二三四五六七八九十"
+STAR_LABELS = (
+    gettext_lazy("一星级"),
+    gettext_lazy("二星级"),
+    gettext_lazy("三星级"),
+    gettext_lazy("四星级"),
+    gettext_lazy("五星级"),
+)
 
 
 # --- formatting shared by services, pages and the PDF -------------------------------------
 
 
 def star_label(level: int) -> str:
-    """一星级 … 五星级."""
-    if 1 <= level <= len(NUMERALS):
-        return _("%(n)s星级") % {"n": NUMERALS[level - 1]}
+    """一星级 … 五星级 (one-star … five-star in English)."""
+    if 1 <= level <= len(STAR_LABELS):
+        return str(STAR_LABELS[level - 1])
     return _("%(n)s星级") % {"n": level}
 
 
