@@ -21,6 +21,8 @@ from huzhu.orgs.roles import Role
 from huzhu.people.api import PersonOut
 from huzhu.people.api import router as people_router
 from huzhu.people.selectors import person_for_user
+from huzhu.volunteers.api import router as volunteers_router
+from huzhu.volunteers.api_training import router as volunteers_training_router
 
 DOCS_URL = "/docs"
 
@@ -53,6 +55,11 @@ api = HuzhuAPI(
 errors.install(api)
 api.add_router("/orgs", orgs_router)
 api.add_router("/people", people_router)
+# Teams, training and qualifications (/volunteers/teams…, /volunteers/training/…,
+# /volunteers/{volunteer_id}/qualifications) first: the register's /volunteers/{volunteer_id}
+# would otherwise take /volunteers/teams as an id.
+api.add_router("/volunteers", volunteers_training_router)
+api.add_router("/volunteers", volunteers_router)
 
 
 class UserOut(Schema):

@@ -20,6 +20,21 @@ PATHS = {
     "/api/v1/people": {"get", "post"},
     "/api/v1/people/{person_id}": {"get", "patch"},
     "/api/v1/people/{person_id}/reveal": {"post"},
+    "/api/v1/volunteers": {"get", "post"},
+    "/api/v1/volunteers/me": {"get"},
+    "/api/v1/volunteers/classification": {"get"},
+    "/api/v1/volunteers/{volunteer_id}": {"get", "patch"},
+    "/api/v1/volunteers/{volunteer_id}/status": {"post"},
+    "/api/v1/volunteers/{volunteer_id}/qualifications": {"get", "post"},
+    "/api/v1/volunteers/teams": {"get"},
+    "/api/v1/volunteers/teams/{team_id}": {"get"},
+    "/api/v1/volunteers/teams/{team_id}/members": {"get", "post"},
+    "/api/v1/volunteers/teams/members/{membership_id}": {"delete", "patch"},
+    "/api/v1/volunteers/training/courses": {"get", "post"},
+    "/api/v1/volunteers/training/courses/{course_id}": {"get"},
+    "/api/v1/volunteers/training/sessions": {"get", "post"},
+    "/api/v1/volunteers/training/sessions/{session_id}": {"get"},
+    "/api/v1/volunteers/training/sessions/{session_id}/attendance": {"get", "post"},
 }
 
 
@@ -102,4 +117,13 @@ def test_route_parameters_use_the_project_names():
     from tests.test_access import all_routes
 
     params = {name for r in all_routes() if r.is_api for name in r.params}
-    assert params == {"org_id", "person_id", "code"}
+    assert params == {
+        "org_id",
+        "person_id",
+        "code",
+        "volunteer_id",
+        "team_id",
+        "membership_id",
+        "course_id",
+        "session_id",
+    }

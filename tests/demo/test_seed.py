@@ -234,7 +234,8 @@ def test_same_seed_same_city_and_reset(db, fast_hasher):
 def test_scale_multiplies_and_streams_in_batches(db, fast_hasher):
     result = seed_demo(password=PASSWORD, residents=40, scale=3, batch_size=25, progress=False)
     assert result.residents == Person.objects.count() == 120
-    assert Person.objects.filter(user__isnull=False).count() == 2
+    # resident, volunteer, and the volunteer step's pending self-registration
+    assert Person.objects.filter(user__isnull=False).count() == 3
 
 
 def test_command_if_empty_is_idempotent_and_refuses_without_reset(db, fast_hasher):
