@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+from importlib import import_module
 
 import pytest
 from django.conf import settings
@@ -25,6 +26,26 @@ def default_language():
     translation.activate(settings.LANGUAGE_CODE)
     yield
     translation.activate(settings.LANGUAGE_CODE)
+
+
+# Reference data that data migrations put in place. A transactional test's flush removes it,
+# so such tests get it back before they run.
+REFERENCE_DATA = (
+    ("huzhu.people.migrations.0002_default_tags", "add_tags"),
+    ("huzhu.volunteers.migrations.0002_classification_lists", "add_lists"),
+)
+
+
+@pytest.fixture(autouse=True)
+def reference_data(request):
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or not marker.kwargs.get("transaction"):
+        return
+    request.getfixturevalue("transactional_db")
+    from django.apps import apps
+
+    for module, function in REFERENCE_DATA:
+        getattr(import_module(module), function)(apps, None)
 
 
 @pytest.fixture(autouse=True)

@@ -158,6 +158,7 @@ class Volunteer(models.Model):
             models.Index(fields=["org", "status"]),
             models.Index(fields=["status", "star_level"]),
             models.Index(fields=["star_level", "recorded_minutes"]),
+            models.Index(fields=["org", "star_level"]),
             models.Index(fields=["political_status"]),
         ]
         constraints = [
