@@ -9,7 +9,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
@@ -26,6 +25,7 @@ from huzhu.people.forms import (
     TagForm,
 )
 from huzhu.people.models import Person
+from huzhu.web.htmx import is_htmx, render_results
 
 PAGE_SIZE = 50
 RESULTS_TARGET = "person-results"
@@ -34,10 +34,6 @@ NOT_FOUND = gettext_lazy("未找到与该号码匹配的居民")
 
 def _scope(request: HttpRequest) -> Scope:
     return request.scope  # type: ignore[attr-defined]
-
-
-def _is_htmx(request: HttpRequest) -> bool:
-    return request.headers.get("HX-Request") == "true"
 
 
 def _require(scope: Scope, perm: str) -> None:
@@ -68,7 +64,7 @@ def person_list(request: HttpRequest) -> HttpResponse:
             clean.pop(name, None)
         clean["lookup"] = "1"
         clean_url = f"{request.path}?{clean.urlencode()}"
-        if not _is_htmx(request):
+        if not is_htmx(request):
             messages.warning(request, SEARCH_HINT)
             return redirect(clean_url)
         form.data = clean
@@ -89,13 +85,14 @@ def person_list(request: HttpRequest) -> HttpResponse:
         "can_create": scope.can(Perm.PERSON_EDIT),
         "results_target": RESULTS_TARGET,
     }
-    partial = _is_htmx(request) and request.headers.get("HX-Target") == RESULTS_TARGET
-    template = "people/_person_results.html" if partial else "people/person_list.html"
-    response = render(request, template, context)
-    if refused:
-        response["HX-Replace-Url"] = clean_url
-    patch_vary_headers(response, ["HX-Request", "HX-Target"])
-    return response
+    return render_results(
+        request,
+        page_template="people/person_list.html",
+        partial_template="people/_person_results.html",
+        target=RESULTS_TARGET,
+        context=context,
+        replace_url=clean_url if refused else None,
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -198,7 +195,7 @@ def person_reveal(request: HttpRequest, person_id: int) -> HttpResponse:
     reason = (request.POST.get("reason") or "").strip()[:200]
     revealed = services.person_reveal(actor=request.user, scope=scope, person=person, reason=reason)
     context = {**_detail_context(scope, person), "revealed": revealed}
-    if _is_htmx(request):
+    if is_htmx(request):
         return render(request, "people/_reveal.html", context)
     return render(request, "people/person_detail.html", context)
 

@@ -14,7 +14,6 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -44,6 +43,7 @@ from huzhu.volunteers.forms import (
     VolunteerFilterForm,
 )
 from huzhu.volunteers.models import RegistrationSource, Volunteer, VolunteerStatus
+from huzhu.web.htmx import is_htmx, render_results
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 EXPORT_IN_MEMORY_BYTES = 8 * 1024 * 1024  # larger exports spill to disk and are streamed
@@ -70,10 +70,6 @@ STATUS_ACTIONS: dict[str, tuple[tuple[str, str, str], ...]] = {
 
 def _scope(request: HttpRequest) -> Scope:
     return request.scope  # type: ignore[attr-defined]
-
-
-def _is_htmx(request: HttpRequest) -> bool:
-    return request.headers.get("HX-Request") == "true"
 
 
 def _require(scope: Scope, perm: str) -> None:
@@ -276,7 +272,7 @@ def volunteer_set_status(request: HttpRequest, volunteer_id: int) -> HttpRespons
             "number": changed.number,
             "status": changed.get_status_display(),
         }
-        if from_review and _is_htmx(request):
+        if from_review and is_htmx(request):
             return render(
                 request, "volunteers/_review_row.html", {"volunteer": changed, "done": text}
             )
@@ -285,7 +281,7 @@ def volunteer_set_status(request: HttpRequest, volunteer_id: int) -> HttpRespons
             return redirect("volunteers:review")
         return redirect("volunteers:detail", volunteer_id=volunteer.pk)
     # Errors go next to the field they concern, on the page the form came from.
-    if from_review and _is_htmx(request):
+    if from_review and is_htmx(request):
         return render(
             request, "volunteers/_review_row.html", {"volunteer": volunteer, "form": form}
         )
@@ -406,7 +402,7 @@ def volunteer_list(request: HttpRequest) -> HttpResponse:
         # A full number must not stay in the address bar, the history or the page: drop it
         # from the URL and point to the POST lookup instead.
         clean_url = _clean_query_url(request)
-        if not _is_htmx(request):
+        if not is_htmx(request):
             messages.warning(request, SEARCH_HINT)
             return redirect(clean_url)
         form.data = request.GET.copy()
@@ -429,13 +425,14 @@ def volunteer_list(request: HttpRequest) -> HttpResponse:
         "period_labels": PERIOD_LABELS,
         "slots_chosen": len(_form_slots(form)),
     }
-    partial = _is_htmx(request) and request.headers.get("HX-Target") == RESULTS_TARGET
-    template = "volunteers/_list_results.html" if partial else "volunteers/list.html"
-    response = render(request, template, context)
-    if refused:
-        response["HX-Replace-Url"] = clean_url
-    patch_vary_headers(response, ["HX-Request", "HX-Target"])
-    return response
+    return render_results(
+        request,
+        page_template="volunteers/list.html",
+        partial_template="volunteers/_list_results.html",
+        target=RESULTS_TARGET,
+        context=context,
+        replace_url=clean_url if refused else None,
+    )
 
 
 @require_http_methods(["GET", "POST"])
