@@ -53,6 +53,8 @@ def main() -> None:
         shot("worker-a", "/people/?q=w", "people.png")
         shot("city-admin", "/orgs/", "orgs.png")
         shot("resident", "/", "resident-mobile.png", mobile=True)
+        shot("worker-a", "/volunteers/?sort=-hours", "volunteers.png")
+        shot("volunteer", "/volunteers/mine/", "volunteer-mobile.png", mobile=True)
         browser.close()
 
 
