@@ -86,16 +86,13 @@ class _Aliased:
 # --- output -------------------------------------------------------------------------------
 
 
-class TeamLeaderOut(Schema):
-    membership_id: int
+class _MembershipOut(Schema):
+    """What every view of a team membership shows about the member."""
+
     volunteer_id: int
     name: str
     role: str
     role_label: str
-
-    @staticmethod
-    def resolve_membership_id(obj: TeamMembership) -> int:
-        return obj.pk
 
     @staticmethod
     def resolve_name(obj: TeamMembership) -> str:
@@ -104,6 +101,14 @@ class TeamLeaderOut(Schema):
     @staticmethod
     def resolve_role_label(obj: TeamMembership) -> str:
         return str(obj.get_role_display())
+
+
+class TeamLeaderOut(_MembershipOut):
+    membership_id: int
+
+    @staticmethod
+    def resolve_membership_id(obj: TeamMembership) -> int:
+        return obj.pk
 
 
 class ServiceTeamOut(Schema):
@@ -152,28 +157,16 @@ class ServiceTeamOut(Schema):
         return profile.description if profile else ""
 
 
-class TeamMemberOut(Schema):
+class TeamMemberOut(_MembershipOut):
     id: int
     team_id: int
-    volunteer_id: int
     volunteer_number: str
-    name: str
-    role: str
-    role_label: str
     joined_on: dt.date
     left_on: dt.date | None
 
     @staticmethod
     def resolve_volunteer_number(obj: TeamMembership) -> str:
         return obj.volunteer.number
-
-    @staticmethod
-    def resolve_name(obj: TeamMembership) -> str:
-        return obj.volunteer.person.name
-
-    @staticmethod
-    def resolve_role_label(obj: TeamMembership) -> str:
-        return str(obj.get_role_display())
 
 
 class CourseOut(Schema):
