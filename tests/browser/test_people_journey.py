@@ -38,3 +38,16 @@ def test_worker_finds_resident_by_initials_edits_phone_and_sees_history(page, ci
     person = Person.objects.get(name="张秀兰")
     assert person.phone == "13987654321"
     assert person.phone_masked == "139****4321"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_full_id_number_typed_into_search_goes_by_post_lookup(page, city):
+    person = make_person(city.grid_a, "王淑珍")
+    login(page, "worker-a")
+    page.goto(page.base_url + "/people/")
+    page.fill("input[name=q]", person.id_number)
+    assert page.locator("#hz-search-hint").is_visible()
+    page.press("input[name=q]", "Enter")
+    page.wait_for_url(f"{page.base_url}/people/{person.pk}/")
+    assert person.id_number not in page.url
+    assert page.locator("h1").first.inner_text().split() == ["王淑珍", "在册"]
