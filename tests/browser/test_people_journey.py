@@ -28,9 +28,11 @@ def test_worker_finds_resident_by_initials_edits_phone_and_sees_history(page, ci
     page.click("text=修改")
     page.fill("input[name=phone]", "139 8765 4321")
     page.click("button:has-text('保存')")
+    page.wait_for_url(f"**/people/{Person.objects.get(name='张秀兰').pk}/")
     page.wait_for_selector("text=139****4321")
 
     page.click("text=操作记录")
+    page.wait_for_url("**/history/person/**")
     change_row = page.locator("tr", has_text="手机号").first
     assert change_row.locator("td").nth(0).inner_text() == "138****5678"
     assert change_row.locator("td").nth(1).inner_text() == "139****4321"
