@@ -16,6 +16,8 @@ def test_worker_finds_resident_by_initials_edits_phone_and_sees_history(page, ci
     login(page, "worker-a")
 
     page.click("nav >> text=居民")
+    page.wait_for_url("**/people/")
+    page.wait_for_load_state()  # HTMX and the search script are deferred
     page.fill("input[name=q]", "zxl")
     rows = page.locator("#person-results tbody tr")
     rows.first.wait_for()
@@ -47,6 +49,7 @@ def test_full_id_number_typed_into_search_goes_by_post_lookup(page, city):
     person = make_person(city.grid_a, "王淑珍")
     login(page, "worker-a")
     page.goto(page.base_url + "/people/")
+    page.wait_for_load_state()
     page.fill("input[name=q]", person.id_number)
     assert page.locator("#hz-search-hint").is_visible()
     page.press("input[name=q]", "Enter")
