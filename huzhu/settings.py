@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "huzhu.orgs",
     "huzhu.people",
     "huzhu.volunteers",
+    "huzhu.activities",
     "huzhu.api",
     "huzhu.web",
     "huzhu.demo",
@@ -158,6 +159,20 @@ HUZHU_STAR_PUBLICITY_WORKDAYS = int(os.environ.get("HUZHU_STAR_PUBLICITY_WORKDAY
 HUZHU_STAR_BAR_MONTHS = int(os.environ.get("HUZHU_STAR_BAR_MONTHS", "24"))
 # Days before a qualification expires when its holder and their workers are reminded.
 HUZHU_QUALIFICATION_REMIND_DAYS = int(os.environ.get("HUZHU_QUALIFICATION_REMIND_DAYS", "30"))
+
+# Activities: a volunteer with this many no-shows within the window may not sign up for
+# shifts for the block period (0 turns the consequence off).
+HUZHU_NO_SHOW_LIMIT = int(os.environ.get("HUZHU_NO_SHOW_LIMIT", "3"))
+HUZHU_NO_SHOW_WINDOW_DAYS = int(os.environ.get("HUZHU_NO_SHOW_WINDOW_DAYS", "90"))
+HUZHU_NO_SHOW_BLOCK_DAYS = int(os.environ.get("HUZHU_NO_SHOW_BLOCK_DAYS", "30"))
+# Hours before a shift when signed-up volunteers are reminded.
+HUZHU_SHIFT_REMINDER_HOURS = int(os.environ.get("HUZHU_SHIFT_REMINDER_HOURS", "24"))
+# How far ahead recurring activities get their shifts created.
+HUZHU_RECURRING_HORIZON_DAYS = int(os.environ.get("HUZHU_RECURRING_HORIZON_DAYS", "28"))
+# The public address printed in certificate QR codes and links in notifications.
+HUZHU_PUBLIC_URL = os.environ.get("HUZHU_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+# Notification channels besides the in-app inbox (dotted paths; see docs/operations.md).
+HUZHU_NOTIFY_CHANNELS = env_list("HUZHU_NOTIFY_CHANNELS", "huzhu.common.channels.ConsoleChannel")
 
 NINJA_PAGINATION_PER_PAGE = 50
 NINJA_PAGINATION_MAX_LIMIT = 500

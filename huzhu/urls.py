@@ -16,6 +16,7 @@ urlpatterns = [
     path("orgs/", include("huzhu.orgs.urls")),
     path("people/", include("huzhu.people.urls")),
     path("volunteers/", include("huzhu.volunteers.urls")),
+    path("activities/", include("huzhu.activities.urls")),
     path("history/", include("huzhu.common.urls")),
     path("notifications/", include("huzhu.common.notification_urls")),
     path("api/v1/", api.urls),

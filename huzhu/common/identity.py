@@ -100,3 +100,14 @@ def mask_mobile(number: str) -> str:
     if len(number) != 11:
         return "*" * len(number)
     return number[:3] + "****" + number[-4:]
+
+
+def mask_name(name: str) -> str:
+    """张** — the family name only (two-character family names such as 欧阳 are kept)."""
+    from huzhu.common.surnames import COMPOUND_SURNAMES
+
+    name = name.strip()
+    if not name:
+        return ""
+    keep = 2 if name[:2] in COMPOUND_SURNAMES and len(name) > 2 else 1
+    return name[:keep] + "*" * max(len(name) - keep, 1)

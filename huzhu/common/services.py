@@ -38,8 +38,36 @@ def notify(
             )
     except IntegrityError:
         return None
-    transaction.on_commit(lambda: logger.info("notify %s → %s: %s", kind, user.pk, title))
+    _dispatch_later(note)
     return note
+
+
+def _dispatch_later(note: Notification) -> None:
+    """Hand the message to the outside channels once the transaction has committed."""
+    from huzhu.common.channels import dispatch
+
+    transaction.on_commit(lambda: dispatch(note))
+
+
+def notify_many(messages: list[dict[str, Any]]) -> int:
+    """Send many notifications at once (one bulk insert; the batch paths of the activities use
+    it). Each message holds ``user`` (or ``user_id``), ``kind``, ``title`` and optionally
+    ``body`` and ``url``; messages without a user are skipped. Returns how many were stored."""
+    rows = [
+        Notification(
+            user_id=m["user_id"] if "user_id" in m else getattr(m.get("user"), "pk", None),
+            kind=m["kind"],
+            title=m["title"],
+            body=m.get("body", ""),
+            url=m.get("url", ""),
+        )
+        for m in messages
+        if m.get("user_id", getattr(m.get("user"), "pk", None)) is not None
+    ]
+    Notification.objects.bulk_create(rows, batch_size=1000)
+    for row in rows:
+        _dispatch_later(row)
+    return len(rows)
 
 
 def notifications_mark_read(*, user: Any, ids: list[int] | None = None) -> int:

@@ -24,6 +24,8 @@ class Perm(models.TextChoices):
     VOLUNTEER_VIEW = "volunteer.view", _("查看志愿者")
     VOLUNTEER_MANAGE = "volunteer.manage", _("登记、审核与管理志愿者")
     TEAM_MANAGE = "team.manage", _("管理服务队成员与培训")
+    ACTIVITY_MANAGE = "activity.manage", _("发布活动、管理签到与服务时长")
+    RECORD_CERTIFY = "record.certify", _("开具志愿服务证明")
 
 
 _ALL_VIEW = {Perm.VIEW, Perm.PERSON_VIEW, Perm.VOLUNTEER_VIEW}
@@ -37,6 +39,8 @@ ROLE_PERMS: dict[str, frozenset[str]] = {
             Perm.AUDIT_VIEW,
             Perm.VOLUNTEER_MANAGE,
             Perm.TEAM_MANAGE,
+            Perm.ACTIVITY_MANAGE,
+            Perm.RECORD_CERTIFY,
         }
     ),
     Role.WORKER: frozenset(
@@ -47,11 +51,13 @@ ROLE_PERMS: dict[str, frozenset[str]] = {
             Perm.AUDIT_VIEW,
             Perm.VOLUNTEER_MANAGE,
             Perm.TEAM_MANAGE,
+            Perm.ACTIVITY_MANAGE,
+            Perm.RECORD_CERTIFY,
         }
     ),
-    # A team leader runs their own team: members, training, attendance (the activities
-    # issue adds shifts and hours).
-    Role.TEAM_LEADER: frozenset({*_ALL_VIEW, Perm.TEAM_MANAGE}),
+    # A team leader runs their own team: members, training, activities, attendance and
+    # hours; certificates are issued by the community (admin or worker).
+    Role.TEAM_LEADER: frozenset({*_ALL_VIEW, Perm.TEAM_MANAGE, Perm.ACTIVITY_MANAGE}),
     Role.PARTY_WORKER: frozenset(_ALL_VIEW),
     Role.SUPERVISOR: frozenset({*_ALL_VIEW, Perm.AUDIT_VIEW}),
 }

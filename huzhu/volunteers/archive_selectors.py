@@ -1,10 +1,9 @@
 """Reads for a volunteer's archive (档案) and the star board, always through a ``Scope``.
 
 The archive is one fixed set of queries whatever the length of each section (a test counts
-them). Hours are rolled up by year and by service category from service records — which
-arrive with the activities issue: it fills in ``service_minute_rows`` and
-``service_minutes_totals`` — plus the imported historical hours, which have neither year
-nor category and so show as a line of their own.
+them). Hours are rolled up by year and by service category from the confirmed service
+records of ``activities.ServiceRecord``, plus the imported historical hours, which have
+neither year nor category and so show as a line of their own.
 """
 
 from __future__ import annotations
@@ -21,6 +20,8 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
+    Subquery,
+    Sum,
     Value,
     When,
 )
@@ -128,15 +129,53 @@ class HoursRollup:
         return format_hours(self.total_minutes)
 
 
+def _confirmed_records() -> QuerySet:
+    from huzhu.activities.models import RecordStatus, ServiceRecord
+
+    return ServiceRecord.objects.filter(status=RecordStatus.CONFIRMED)
+
+
 def service_minute_rows(*, volunteer: Volunteer) -> list[ServiceMinutes]:
     """Service minutes grouped by year and category: one aggregate query over the
-    volunteer's confirmed service records. There are none before the activities issue."""
-    return []
+    volunteer's confirmed service records."""
+    from django.db.models.functions import ExtractYear
+
+    rows = (
+        _confirmed_records()
+        .filter(volunteer=volunteer)
+        .annotate(year=ExtractYear("served_on"))
+        .values("year", "category__name")
+        .annotate(total=Sum("minutes"))
+        .order_by()
+    )
+    return [
+        ServiceMinutes(year=row["year"], category=row["category__name"], minutes=row["total"])
+        for row in rows
+    ]
+
+
+def service_minutes_subquery() -> Subquery:
+    """Confirmed service minutes of the volunteer in the outer query (for UPDATEs)."""
+    return Subquery(
+        _confirmed_records()
+        .filter(volunteer_id=OuterRef("pk"))
+        .values("volunteer_id")
+        .annotate(total=Sum("minutes"))
+        .values("total")[:1],
+        output_field=IntegerField(),
+    )
 
 
 def service_minutes_totals(*, volunteer_ids: Sequence[int]) -> dict[int, int]:
     """Confirmed service minutes per volunteer (only volunteers that have any)."""
-    return {}
+    rows = (
+        _confirmed_records()
+        .filter(volunteer_id__in=volunteer_ids)
+        .values("volunteer_id")
+        .annotate(total=Sum("minutes"))
+        .order_by()
+    )
+    return {row["volunteer_id"]: row["total"] for row in rows}
 
 
 def hours_rollup(*, volunteer: Volunteer) -> HoursRollup:

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -35,7 +36,7 @@ from huzhu.volunteers.archive_selectors import (
     evaluation_orgs,
     format_hours,
     is_barred,
-    service_minutes_totals,
+    service_minutes_subquery,
     star_label,
     threshold_minutes,
 )
@@ -615,23 +616,11 @@ def evaluation_remove(*, actor: Any, scope: Scope, evaluation: Evaluation) -> No
 
 @transaction.atomic
 def volunteer_minutes_refresh(*, volunteer_ids: Sequence[int]) -> int:
-    """Recompute ``Volunteer.recorded_minutes`` = imported historical minutes + the service
-    minutes of ``archive_selectors.service_minutes_totals`` (the activities issue adds its
-    confirmed service records there). Returns the number of rows updated."""
-    totals = service_minutes_totals(volunteer_ids=volunteer_ids)
-    updated = (
-        Volunteer.objects.filter(pk__in=volunteer_ids)
-        .exclude(pk__in=list(totals))
-        .update(recorded_minutes=F("historical_minutes"))
+    """Recompute ``Volunteer.recorded_minutes`` = imported historical minutes + confirmed
+    service minutes, for the given volunteers, in one UPDATE. Returns the rows updated."""
+    return Volunteer.objects.filter(pk__in=list(volunteer_ids)).update(
+        recorded_minutes=F("historical_minutes") + Coalesce(service_minutes_subquery(), 0)
     )
-    by_total: dict[int, list[int]] = defaultdict(list)
-    for volunteer_id, minutes in totals.items():
-        by_total[minutes].append(volunteer_id)
-    for minutes, ids in by_total.items():
-        updated += Volunteer.objects.filter(pk__in=ids).update(
-            recorded_minutes=F("historical_minutes") + minutes
-        )
-    return updated
 
 
 def archive_printed(*, actor: Any, volunteer: Volunteer, fmt: str = "pdf") -> None:
