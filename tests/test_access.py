@@ -26,6 +26,14 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
+from huzhu.activities.models import Activity, Certificate, ServiceRecord, Shift, Signup
+from huzhu.activities.record_services import (
+    RecordInput,
+    certificate_apply,
+    certificate_issue,
+    record_enter,
+)
+from huzhu.activities.services import signup_create
 from huzhu.common.models import AuditEntry
 from huzhu.orgs.models import Org, OrgKind, RoleGrant
 from huzhu.orgs.scope import Scope
@@ -42,6 +50,7 @@ from huzhu.volunteers.models import (
     Volunteer,
 )
 from huzhu.volunteers.services import RegistrationInput, volunteer_register
+from tests.activities.factories import SYSTEM, category, first_shift, make_activity
 from tests.factories import City, make_org, make_person
 
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -54,6 +63,10 @@ PUBLIC_PREFIXES = (
     "i18n/",
     "api/v1/openapi.json",
     "api/v1/docs",
+    # certificate verification (number + code) and calendar feeds (signed token)
+    "activities/verify/",
+    "activities/ical/",
+    "api/v1/activities/certificates/verify",
 )
 # Django's admin is the superuser back office: it is checked separately below.
 SKIPPED_PREFIXES = ("admin/",)
@@ -74,6 +87,11 @@ class World:
     application: StarApplication
     honour: Honour
     evaluation: Evaluation
+    activity: Activity
+    shift: Shift
+    signup: Signup
+    record: ServiceRecord
+    certificate: Certificate
 
 
 # How to fill each URL parameter with an object of community A, and whether the parameter
@@ -95,6 +113,13 @@ PARAMS: dict[str, tuple[Callable[[World], object], bool]] = {
     "evaluation_id": (lambda w: w.evaluation.pk, True),
     # an import upload of worker A (tokens are per user: anyone else gets 404)
     "token": (lambda w: "a" * 32, True),
+    "activity_id": (lambda w: w.activity.pk, True),
+    "shift_id": (lambda w: w.shift.pk, True),
+    "signup_id": (lambda w: w.signup.pk, True),
+    "record_id": (lambda w: w.record.pk, True),
+    "certificate_id": (lambda w: w.certificate.pk, True),
+    # a calendar feed token that is not valid (a valid one is a capability, like a password)
+    "feed_token": (lambda w: "not-a-valid-token", True),
 }
 
 MARKERS = ("甲社区", "甲社区第一网格", "欧阳甲乙")
@@ -162,6 +187,17 @@ def _snapshot() -> tuple:
         Course.objects.count(),
         TrainingSession.objects.count(),
         tuple(Person.objects.order_by("pk").values_list("name", "phone_hash", "org_id")),
+        tuple(Activity.objects.order_by("pk").values_list("status", "beneficiary_count", "title")),
+        tuple(
+            Shift.objects.order_by("pk").values_list("capacity", "confirmed_count", "is_cancelled")
+        ),
+        tuple(
+            Signup.objects.order_by("pk").values_list(
+                "status", "attendance", "checked_in_at", "checked_out_at"
+            )
+        ),
+        tuple(ServiceRecord.objects.order_by("pk").values_list("status", "minutes", "rating")),
+        tuple(Certificate.objects.order_by("pk").values_list("status", "number")),
     )
 
 
@@ -185,6 +221,35 @@ def world(city: City) -> World:
     team = make_org(OrgKind.TEAM, "甲社区助老服务队", corps)
     course = Course.objects.create(org=city.community_a, name="甲社区急救培训")
     start = timezone.now() - dt.timedelta(days=3)
+    if volunteer.status != "registered":
+        volunteer.status = "registered"
+        volunteer.save(update_fields=["status"])
+    activity = make_activity(city.community_a, title="甲社区助老活动")
+    shift = first_shift(activity)
+    signup = signup_create(actor=None, volunteer=volunteer, shift_id=shift.pk)
+    served_on = timezone.localdate() - dt.timedelta(days=2)
+    record = record_enter(
+        actor=None,
+        scope=SYSTEM,
+        volunteer=volunteer,
+        org=city.community_a,
+        data=RecordInput(
+            served_on=served_on,
+            minutes=120,
+            content="甲社区助老服务",
+            place="甲社区活动室",
+            category=category(),
+        ),
+        confirm=True,
+    )
+    certificate = certificate_apply(
+        actor=None,
+        volunteer=volunteer,
+        org=city.community_a,
+        period_from=served_on,
+        period_to=served_on,
+    )
+    certificate = certificate_issue(actor=None, scope=SYSTEM, certificate=certificate)
     return World(
         city=city,
         person_a=person,
@@ -217,6 +282,11 @@ def world(city: City) -> World:
         evaluation=Evaluation.objects.create(
             volunteer=volunteer, year=2025, grade="excellent", org=city.community_a
         ),
+        activity=activity,
+        shift=shift,
+        signup=signup,
+        record=record,
+        certificate=certificate,
     )
 
 

@@ -279,6 +279,8 @@ class AttendanceCorrection(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("签到更正")
+        verbose_name_plural = _("签到更正")
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
@@ -405,6 +407,8 @@ class RecordCorrection(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("服务记录更正")
+        verbose_name_plural = _("服务记录更正")
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:

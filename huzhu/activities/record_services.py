@@ -16,7 +16,7 @@ import math
 import secrets
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -73,14 +73,18 @@ def round_minutes(minutes: float, unit: int, mode: str) -> int:
 
 def credited_minutes(shift: Shift, activity: Activity, signup: Signup) -> int:
     """Minutes between check-in and check-out that fall inside the shift, rounded.
-    Arriving early, staying late and travel are not service time."""
+    Arriving early, staying late and travel are not service time; rounding up never credits
+    more than the shift lasts."""
     if signup.checked_in_at is None or signup.checked_out_at is None:
         return 0
     start = max(signup.checked_in_at, shift.starts_at)
     end = min(signup.checked_out_at, shift.ends_at)
     seconds = (end - start).total_seconds()
+    shift_minutes = int((shift.ends_at - shift.starts_at).total_seconds() // 60)
     return min(
-        round_minutes(seconds / 60, activity.rounding_minutes, activity.rounding), MINUTES_PER_DAY
+        round_minutes(seconds / 60, activity.rounding_minutes, activity.rounding),
+        shift_minutes,
+        MINUTES_PER_DAY,
     )
 
 
@@ -134,35 +138,46 @@ class ShiftRecordsResult:
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
+class _CheckTimes(NamedTuple):
+    """The two times of a sign-up that ``credited_minutes`` reads."""
+
+    checked_in_at: dt.datetime | None
+    checked_out_at: dt.datetime | None
+
+
 def _attendance_records(
     actor: Any, shift: Shift, status: str, now: dt.datetime
 ) -> tuple[list[ServiceRecord], list[tuple[str, str]]]:
     activity = shift.activity
+    # Plain values, not model instances: a 500-person shift would otherwise build 1,500
+    # objects (sign-up, volunteer, person) just to read two times and a name.
     signups = (
         Signup.objects.filter(
             shift=shift, status=SignupStatus.CONFIRMED, checked_in_at__isnull=False
         )
         .filter(record__isnull=True)
-        .select_related("volunteer__person")
+        .values_list(
+            "pk", "volunteer_id", "checked_in_at", "checked_out_at", "volunteer__person__name"
+        )
     )
     served_on = timezone.localtime(shift.starts_at).date()
     records, skipped = [], []
-    for signup in signups:
-        name = signup.volunteer.person.name
-        if signup.checked_out_at is None:
+    for signup_id, volunteer_id, checked_in_at, checked_out_at, name in signups:
+        if checked_out_at is None:
             skipped.append((name, _("已签到未签退，请先更正签退时间")))
             continue
-        minutes = credited_minutes(shift, activity, signup)
+        times = _CheckTimes(checked_in_at, checked_out_at)
+        minutes = credited_minutes(shift, activity, times)  # type: ignore[arg-type]
         if minutes <= 0:
             skipped.append((name, _("班次内的服务时长不足一个取整单位")))
             continue
         records.append(
             ServiceRecord(
-                volunteer_id=signup.volunteer_id,
+                volunteer_id=volunteer_id,
                 org_id=activity.org_id,
                 activity=activity,
                 shift=shift,
-                signup=signup,
+                signup_id=signup_id,
                 category_id=activity.category_id,
                 served_on=served_on,
                 place=activity.address[:200],

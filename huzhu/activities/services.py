@@ -225,6 +225,7 @@ def activity_update(
     errors = _validate_activity(data)
     if errors:
         raise ValidationError(errors)
+    _check_shifts_within(activity, data)
     with transaction.atomic():
         before = {name: str(getattr(activity, name)) for name in SCALAR_FIELDS}
         _apply_activity(activity, data)
@@ -238,12 +239,33 @@ def activity_update(
     return activity
 
 
+def _check_shifts_within(activity: Activity, data: ActivityInput) -> None:
+    """Changing the dates may not strand shifts outside them."""
+    outside = [
+        timezone.localtime(start).date()
+        for start in activity.shifts.filter(is_cancelled=False).values_list("starts_at", flat=True)
+        if not data.starts_on <= timezone.localtime(start).date() <= data.ends_on
+    ]
+    if outside:
+        raise ValidationError(
+            {
+                "starts_on": [
+                    _("已有 %(date)s 的班次在新的活动日期之外，请先调整或取消这些班次。")
+                    % {"date": "、".join(str(d) for d in sorted(set(outside))[:3])}
+                ]
+            }
+        )
+
+
 def activity_set_status(
     *, actor: Any, scope: Scope, activity: Activity, status: str, reason: str = ""
 ) -> Activity:
-    """发布 (→ 招募中), 开始 (→ 进行中), 结项, 取消. Cancelling cancels every shift and tells
-    everyone signed up."""
+    """发布 (→ 招募中), 开始 (→ 进行中), 结项, 取消. Cancelling cancels every shift that has
+    not started yet (shifts already served keep their attendance) and tells everyone signed
+    up."""
     require(scope, Perm.ACTIVITY_MANAGE, activity.org)
+    if status not in ActivityStatus.values:
+        raise ValidationError({"status": [_("未知的活动状态。")]})
     if status not in TRANSITIONS.get(activity.status, frozenset()):
         raise ValidationError(
             _("活动当前为“%(old)s”，不能改为“%(new)s”。")
@@ -257,9 +279,11 @@ def activity_set_status(
         old = activity.status
         activity.status = status
         activity.save(update_fields=["status", "updated_at"])
-        if status == ActivityStatus.CANCELLED:
-            for shift in activity.shifts.filter(is_cancelled=False):
-                _cancel_shift(actor, shift, reason)
+        if status in (ActivityStatus.CANCELLED, ActivityStatus.CLOSED):
+            # Shifts not yet begun go with the activity; those served keep their attendance.
+            upcoming = activity.shifts.filter(is_cancelled=False, starts_at__gt=timezone.now())
+            for shift in upcoming:
+                _cancel_shift(actor, shift, reason or _("活动已结项"))
         log_action(
             actor, "activity.status", activity, {"from": old, "to": status, "reason": reason}
         )
@@ -345,11 +369,17 @@ def shift_update(*, actor: Any, scope: Scope, shift: Shift, data: ShiftInput) ->
     """Change times or capacity. More places promote the waiting list; fewer places than
     people already confirmed is refused."""
     require(scope, Perm.ACTIVITY_MANAGE, shift.activity.org)
+    if shift.activity.status in (ActivityStatus.CLOSED, ActivityStatus.CANCELLED):
+        raise ValidationError(_("已结项或已取消的活动不能修改班次。"))
     errors = _validate_shift(shift.activity, data)
     if errors:
         raise ValidationError(errors)
+    if shift.activity.shifts.filter(starts_at=data.starts_at).exclude(pk=shift.pk).exists():
+        raise ValidationError({"starts_at": [_("该活动在这个时间已有班次。")]})
     with transaction.atomic():
         locked = Shift.objects.select_for_update().get(pk=shift.pk)
+        if locked.is_cancelled:
+            raise ValidationError(_("该班次已取消。"))
         if data.capacity < locked.confirmed_count:
             raise ValidationError(
                 {
@@ -510,7 +540,7 @@ def _check_eligible(
     _check_requirements(volunteer, activity, day)
     if not by_organiser:
         _check_recruitment(volunteer, activity, invite_code)
-        until = no_show_blocked_until(volunteer, timezone.localdate())
+        until = no_show_blocked_until(volunteer, timezone.localtime(now).date())
         if until is not None:
             raise ValidationError(
                 _("您近期多次报名后缺席，%(date)s 前不能报名新的班次。") % {"date": until}
@@ -683,6 +713,8 @@ def signup_withdraw(
         if signup.checked_in_at is not None:
             raise ValidationError(_("已签到，不能取消报名。"))
         deadline = shift.starts_at - dt.timedelta(hours=shift.activity.withdraw_hours_before)
+        if by_organiser and now > shift.ends_at:
+            raise ValidationError(_("班次已结束，不能再取消报名。"))
         if not by_organiser and now > deadline:
             raise ValidationError(
                 _("已过取消截止时间（%(time)s），请联系活动组织者。")
@@ -885,7 +917,8 @@ def attendance_correct(
     reason: str,
 ) -> Signup:
     """The organiser corrects check-in/out times (forgotten check-out, no phone, …); the
-    old times and the reason are kept. Clearing both marks the person absent."""
+    old times and the reason are kept. Clearing both resets the attendance to 未签到 (the
+    no-show job marks the person absent once the check-out window has closed)."""
     shift = signup.shift
     require(scope, Perm.ACTIVITY_MANAGE, shift.activity.org)
     if not reason.strip():

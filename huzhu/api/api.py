@@ -12,6 +12,8 @@ from django.urls import URLPattern, URLResolver
 from ninja import NinjaAPI, Schema
 from ninja.renderers import JSONRenderer
 
+from huzhu.activities.api import router as activities_router
+from huzhu.activities.api_records import router as activities_records_router
 from huzhu.api import errors
 from huzhu.api.auth import default_auth
 from huzhu.api.docs import LocalSwagger, asset_urls
@@ -60,6 +62,10 @@ api.add_router("/people", people_router)
 # would otherwise take /volunteers/teams as an id.
 api.add_router("/volunteers", volunteers_training_router)
 api.add_router("/volunteers", volunteers_router)
+# Records and certificates (/activities/records…, /activities/certificates…, /activities/me/…)
+# share the /activities prefix with the activities router.
+api.add_router("/activities", activities_records_router)
+api.add_router("/activities", activities_router)
 
 
 class UserOut(Schema):

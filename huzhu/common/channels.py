@@ -105,7 +105,15 @@ class ConsoleWeChatChannel(WeChatChannel):
 
 @cache
 def _channels(paths: tuple[str, ...]) -> tuple[Channel, ...]:
-    return tuple(import_string(path)() for path in paths)
+    """The channel objects for ``paths``; one that cannot be loaded is logged and left out
+    (raising here would fail every commit that notifies anyone)."""
+    channels = []
+    for path in paths:
+        try:
+            channels.append(import_string(path)())
+        except Exception:
+            logger.exception("notify channel %s cannot be loaded; it is skipped", path)
+    return tuple(channels)
 
 
 def configured_channels() -> tuple[Channel, ...]:

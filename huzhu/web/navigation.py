@@ -55,11 +55,20 @@ class NavEntry:
 
 
 VOLUNTEERS = _("志愿者")
+ACTIVITIES = _("活动")
 
 NAV_ITEMS: list[NavItem] = [
     NavItem(_("工作台"), "home", "house"),
     NavItem(_("我的信息"), "people:me", "person-circle", needs_person=True),
     NavItem(_("我的志愿服务"), "volunteers:mine", "heart", show_if=lambda c: c.is_volunteer),
+    NavItem(_("活动报名"), "activities:browse", "calendar-heart", show_if=lambda c: c.is_volunteer),
+    NavItem(_("签到"), "activities:checkin_code", "qr-code-scan", show_if=lambda c: c.is_volunteer),
+    NavItem(
+        _("我的时长与证明"),
+        "activities:my_hours",
+        "clock-history",
+        show_if=lambda c: c.is_volunteer,
+    ),
     NavItem(
         _("志愿者注册"),
         "volunteers:register_self",
@@ -93,10 +102,21 @@ NAV_ITEMS: list[NavItem] = [
     NavItem(
         _("代为登记"), "volunteers:create", "person-plus", Perm.VOLUNTEER_MANAGE, group=VOLUNTEERS
     ),
+    NavItem(_("活动管理"), "activities:manage_list", "calendar-event", Perm.VIEW, group=ACTIVITIES),
+    NavItem(
+        _("时长确认"), "activities:records", "clock-history", Perm.ACTIVITY_MANAGE, group=ACTIVITIES
+    ),
+    NavItem(
+        _("志愿服务证明"),
+        "activities:certificates",
+        "award",
+        Perm.RECORD_CERTIFY,
+        group=ACTIVITIES,
+    ),
     NavItem(_("组织"), "orgs:tree", "diagram-3", Perm.VIEW),
     NavItem(_("居民标签"), "people:tags", "tags", Perm.ORG_MANAGE),
 ]
-GROUP_ICONS = {VOLUNTEERS: "heart-pulse"}
+GROUP_ICONS = {VOLUNTEERS: "heart-pulse", ACTIVITIES: "calendar-event"}
 
 
 def visible_items(scope: Scope) -> list[NavItem]:

@@ -43,6 +43,7 @@ def make_volunteer(
         user = User.objects.create_user(username=username, password="pw-for-tests")
         person.user = user
         person.save(update_fields=["user"])
+        volunteer.person = person  # the loaded volunteer sees its login (notifications use it)
     return volunteer
 
 
@@ -92,3 +93,151 @@ def make_activity(
 
 def first_shift(activity: Activity) -> Shift:
     return activity.shifts.order_by("starts_at").first()
+
+
+# --- helpers for the service tests ---------------------------------------------------------
+
+
+def activity_input(**overrides: object) -> ActivityInput:
+    """A valid ``ActivityInput`` running from today for 30 days; any field overridable."""
+    today = timezone.localdate()
+    values: dict[str, object] = {
+        "title": "社区助老活动",
+        "category": category(),
+        "address": "甲社区活动室",
+        "starts_on": today,
+        "ends_on": today + dt.timedelta(days=30),
+    }
+    values.update(overrides)
+    return ActivityInput(**values)  # type: ignore[arg-type]
+
+
+def make_minor_volunteer(
+    org: Org, name: str, birth: dt.date, username: str | None = None
+) -> Volunteer:
+    """A registered volunteer under 18, registered with the guardian's consent."""
+    person = make_person(org, name, id_number=make_id_number(birth=birth))
+    volunteer = volunteer_register(
+        actor=None,
+        scope=SYSTEM,
+        org=org,
+        data=RegistrationInput(
+            id_number=person.id_number, guardian_name="李监护", guardian_consent=True
+        ),
+    ).volunteer
+    if volunteer.status != "registered":
+        volunteer.status = "registered"
+        volunteer.save(update_fields=["status"])
+    if username:
+        person.user = User.objects.create_user(username=username, password="pw-for-tests")
+        person.save(update_fields=["user"])
+    return volunteer
+
+
+def make_service_team(community: Org, name: str = "甲社区助老服务队") -> Org:
+    """A team under the community's corps (the corps is created when missing)."""
+    from huzhu.volunteers.services import corps_ensure, team_create
+
+    corps = corps_ensure(actor=None, scope=SYSTEM, community=community)
+    return team_create(actor=None, scope=SYSTEM, corps=corps, name=name)
+
+
+def team_join(team: Org, volunteer: Volunteer) -> None:
+    from huzhu.volunteers.services import team_member_add
+
+    team_member_add(actor=None, scope=SYSTEM, team=team, volunteer=volunteer)
+
+
+def local_at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
+    """An aware datetime at ``hour:minute`` local time on ``day``."""
+    return timezone.make_aware(dt.datetime.combine(day, dt.time(hour, minute)))
+
+
+def attend(
+    volunteer: Volunteer, shift: Shift, checked_in_at: dt.datetime, checked_out_at: dt.datetime
+):
+    """Check a confirmed volunteer in and out by the organiser at the given times."""
+    from huzhu.activities.services import Credential, check_in, check_out
+
+    organiser = Credential(method="organiser")
+    check_in(
+        actor=None,
+        volunteer_id=volunteer.pk,
+        shift_id=shift.pk,
+        credential=organiser,
+        scope=SYSTEM,
+        now=checked_in_at,
+    )
+    return check_out(
+        actor=None,
+        volunteer_id=volunteer.pk,
+        shift_id=shift.pk,
+        credential=organiser,
+        scope=SYSTEM,
+        now=checked_out_at,
+    )
+
+
+def signup_state() -> tuple[list[tuple], list[tuple], int, int]:
+    """Every sign-up and shift row plus the notification and audit counts: compared before
+    and after a refused call to show that it changed nothing."""
+    from huzhu.activities.models import Signup
+    from huzhu.common.models import AuditEntry, Notification
+
+    signups = list(
+        Signup.objects.order_by("id").values_list(
+            "id",
+            "shift_id",
+            "volunteer_id",
+            "status",
+            "queued_at",
+            "note",
+            "attendance",
+            "checked_in_at",
+            "checked_out_at",
+            "check_in_method",
+            "check_out_method",
+            "check_in_distance_m",
+        )
+    )
+    shifts = list(
+        Shift.objects.order_by("id").values_list(
+            "id", "capacity", "confirmed_count", "is_cancelled", "starts_at", "ends_at"
+        )
+    )
+    return signups, shifts, Notification.objects.count(), AuditEntry.objects.count()
+
+
+def years_before(day: dt.date, years: int, days: int = 0) -> dt.date:
+    """The date ``years`` years (then ``days`` days) before ``day`` (29 Feb → 28 Feb)."""
+    try:
+        same = day.replace(year=day.year - years)
+    except ValueError:
+        same = day.replace(year=day.year - years, day=28)
+    return same - dt.timedelta(days=days)
+
+
+def shift_input_like(shift: Shift, **changes: object):
+    """A ``ShiftInput`` holding the shift's current values, with ``changes`` applied."""
+    from huzhu.activities.services import ShiftInput
+
+    values: dict[str, object] = {
+        "starts_at": shift.starts_at,
+        "ends_at": shift.ends_at,
+        "capacity": shift.capacity,
+        "name": shift.name,
+        "signup_mode": shift.signup_mode,
+        "checkin_opens_minutes": shift.checkin_opens_minutes,
+        "checkout_closes_minutes": shift.checkout_closes_minutes,
+    }
+    values.update(changes)
+    return ShiftInput(**values)  # type: ignore[arg-type]
+
+
+def make_login_volunteer(
+    org: Org, name: str, username: str, birth: dt.date | None = None
+) -> Volunteer:
+    """``make_volunteer`` with a login, read back so that ``volunteer.person.user`` is set
+    (services notify that user)."""
+    volunteer = make_volunteer(org, name, birth=birth, username=username)
+    return Volunteer.objects.select_related("person__user").get(pk=volunteer.pk)
