@@ -51,7 +51,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connections, models, router
+from django.db import connections, router
 from django.db.models import Q
 from django.utils import timezone
 from tqdm import tqdm
@@ -81,6 +81,7 @@ from huzhu.activities.record_services import (
     round_minutes,
 )
 from huzhu.activities.services import recurring_shifts_extend
+from huzhu.common.bulk import write_rows
 from huzhu.common.calendar import WorkdayCalendar
 from huzhu.demo import generator
 from huzhu.demo.seed import BASE_RESIDENTS, SeedContext, Step, register_step
@@ -88,7 +89,7 @@ from huzhu.orgs.models import Org
 from huzhu.orgs.scope import Scope
 from huzhu.volunteers import demo_steps as volunteer_steps
 from huzhu.volunteers.archive_services import volunteer_minutes_refresh
-from huzhu.volunteers.demo_steps import historical_dates, insert_objects, insert_rows
+from huzhu.volunteers.demo_steps import historical_dates, insert_objects
 from huzhu.volunteers.models import (
     ServedGroup,
     ServiceCategory,
@@ -980,46 +981,6 @@ RECORD_COLUMNS = (
     "created_at",
     "updated_at",
 )
-
-
-def _new_ids(model: type[models.Model], count: int) -> list[int]:
-    """``count`` fresh primary keys from the table's sequence (PostgreSQL)."""
-    connection = connections[router.db_for_write(model)]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [model._meta.db_table, model._meta.pk.column, count],
-        )
-        return [row[0] for row in cursor.fetchall()]
-
-
-def write_rows(
-    model: type[models.Model],
-    columns: Sequence[str],
-    rows: Sequence[Sequence[Any]],
-    *,
-    returning: bool = False,
-) -> list[int]:
-    """Write plain rows (``columns`` are attnames): COPY on PostgreSQL, multi-row INSERT
-    elsewhere; with ``returning``, the new primary keys in row order."""
-    if not rows:
-        return []
-    connection = connections[router.db_for_write(model)]
-    if connection.vendor != "postgresql":
-        return insert_rows(model, columns, rows, returning=returning)
-    ids = _new_ids(model, len(rows)) if returning else []
-    meta = model._meta
-    names = ([meta.pk.column] if returning else []) + [meta.get_field(c).column for c in columns]
-    quote = connection.ops.quote_name
-    sql = f"COPY {quote(meta.db_table)} ({', '.join(quote(n) for n in names)}) FROM STDIN"
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-        if returning:
-            for pk, row in zip(ids, rows, strict=True):
-                copy.write_row((pk, *row))
-        else:
-            for row in rows:
-                copy.write_row(row)
-    return ids
 
 
 def _flush(state: _State) -> None:

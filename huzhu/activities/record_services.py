@@ -15,6 +15,7 @@ import datetime as dt
 import math
 import secrets
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -41,11 +42,13 @@ from huzhu.activities.models import (
 )
 from huzhu.activities.services import require
 from huzhu.common.audit import log_action
+from huzhu.common.bulk import write_rows
 from huzhu.common.identity import mask_name
 from huzhu.common.services import counter_next
 from huzhu.orgs.models import Org
 from huzhu.orgs.roles import Perm
 from huzhu.orgs.scope import Scope
+from huzhu.volunteers.archive_selectors import format_hours
 from huzhu.volunteers.archive_services import volunteer_minutes_refresh
 from huzhu.volunteers.models import ServiceCategory, Volunteer
 
@@ -145,12 +148,49 @@ class _CheckTimes(NamedTuple):
     checked_out_at: dt.datetime | None
 
 
-def _attendance_records(
-    actor: Any, shift: Shift, status: str, now: dt.datetime
-) -> tuple[list[ServiceRecord], list[tuple[str, str]]]:
+class Credited(NamedTuple):
+    """A service credited from attendance, as plain values (what the notification and the
+    roll-up read; a ``ServiceRecord`` has the same attributes)."""
+
+    volunteer_id: int
+    signup_id: int
+    served_on: dt.date
+    content: str
+    minutes: int
+
+    @property
+    def hours(self) -> str:
+        return format_hours(self.minutes)
+
+
+RECORD_COLUMNS = (
+    "volunteer_id",
+    "org_id",
+    "activity_id",
+    "shift_id",
+    "signup_id",
+    "category_id",
+    "served_on",
+    "place",
+    "content",
+    "minutes",
+    "evaluation",
+    "source",
+    "status",
+    "recorder_id",
+    "confirmer_id",
+    "confirmed_at",
+    "reject_reason",
+    "created_at",
+    "updated_at",
+)
+
+
+def _attendance_credits(shift: Shift) -> tuple[list[Credited], list[tuple[str, str]]]:
+    """What each sign-up of the shift that has no record yet earns, and who earns nothing
+    (with why). Plain values, not model instances: a 500-person shift would otherwise build
+    1,500 objects (sign-up, volunteer, person) just to read two times and a name."""
     activity = shift.activity
-    # Plain values, not model instances: a 500-person shift would otherwise build 1,500
-    # objects (sign-up, volunteer, person) just to read two times and a name.
     signups = (
         Signup.objects.filter(
             shift=shift, status=SignupStatus.CONFIRMED, checked_in_at__isnull=False
@@ -161,7 +201,8 @@ def _attendance_records(
         )
     )
     served_on = timezone.localtime(shift.starts_at).date()
-    records, skipped = [], []
+    content = (f"{activity.title} {shift.name}".strip())[:300]
+    credits, skipped = [], []
     for signup_id, volunteer_id, checked_in_at, checked_out_at, name in signups:
         if checked_out_at is None:
             skipped.append((name, _("已签到未签退，请先更正签退时间")))
@@ -171,26 +212,46 @@ def _attendance_records(
         if minutes <= 0:
             skipped.append((name, _("班次内的服务时长不足一个取整单位")))
             continue
-        records.append(
-            ServiceRecord(
-                volunteer_id=volunteer_id,
-                org_id=activity.org_id,
-                activity=activity,
-                shift=shift,
-                signup_id=signup_id,
-                category_id=activity.category_id,
-                served_on=served_on,
-                place=activity.address[:200],
-                content=(f"{activity.title} {shift.name}".strip())[:300],
-                minutes=minutes,
-                source=RecordSource.ATTENDANCE,
-                status=status,
-                recorder=actor if _is_user(actor) else None,
-                confirmer=actor if _is_user(actor) and status == RecordStatus.CONFIRMED else None,
-                confirmed_at=now if status == RecordStatus.CONFIRMED else None,
+        credits.append(Credited(volunteer_id, signup_id, served_on, content, minutes))
+    return credits, skipped
+
+
+def _write_attendance_records(
+    actor: Any, shift: Shift, credits: list[Credited], status: str, now: dt.datetime
+) -> None:
+    """Insert the records of ``credits`` in one bulk statement (COPY on PostgreSQL)."""
+    activity = shift.activity
+    user_id = actor.pk if _is_user(actor) else None
+    confirmed = status == RecordStatus.CONFIRMED
+    place = activity.address[:200]
+    write_rows(
+        ServiceRecord,
+        RECORD_COLUMNS,
+        [
+            (
+                credit.volunteer_id,
+                activity.org_id,
+                activity.pk,
+                shift.pk,
+                credit.signup_id,
+                activity.category_id,
+                credit.served_on,
+                place,
+                credit.content,
+                credit.minutes,
+                "",
+                RecordSource.ATTENDANCE,
+                status,
+                user_id,
+                user_id if confirmed else None,
+                now if confirmed else None,
+                "",
+                now,
+                now,
             )
-        )
-    return records, skipped
+            for credit in credits
+        ],
+    )
 
 
 def shift_records_create(*, actor: Any, scope: Scope, shift: Shift) -> ShiftRecordsResult:
@@ -199,9 +260,9 @@ def shift_records_create(*, actor: Any, scope: Scope, shift: Shift) -> ShiftReco
     now = timezone.now()
     with transaction.atomic():
         shift = Shift.objects.select_for_update().select_related("activity").get(pk=shift.pk)
-        records, skipped = _attendance_records(actor, shift, RecordStatus.PENDING, now)
+        records, skipped = _attendance_credits(shift)
         _check_day_limits(_additions(records))
-        ServiceRecord.objects.bulk_create(records, batch_size=1000)
+        _write_attendance_records(actor, shift, records, RecordStatus.PENDING, now)
         shift.records_created_at = now
         shift.save(update_fields=["records_created_at"])
         log_action(actor, "records.create_from_attendance", shift, {"created": len(records)})
@@ -216,9 +277,9 @@ def shift_confirm(*, actor: Any, scope: Scope, shift: Shift) -> ShiftRecordsResu
     now = timezone.now()
     with transaction.atomic():
         shift = Shift.objects.select_for_update().select_related("activity").get(pk=shift.pk)
-        records, skipped = _attendance_records(actor, shift, RecordStatus.CONFIRMED, now)
+        records, skipped = _attendance_credits(shift)
         _check_day_limits(_additions(records))
-        ServiceRecord.objects.bulk_create(records, batch_size=1000)
+        _write_attendance_records(actor, shift, records, RecordStatus.CONFIRMED, now)
         pending = ServiceRecord.objects.filter(shift=shift, status=RecordStatus.PENDING)
         confirmed_ids = list(pending.values_list("pk", flat=True))
         pending.update(
@@ -230,7 +291,10 @@ def shift_confirm(*, actor: Any, scope: Scope, shift: Shift) -> ShiftRecordsResu
         if shift.records_created_at is None:
             shift.records_created_at = now
             shift.save(update_fields=["records_created_at"])
-        done = list(ServiceRecord.objects.filter(pk__in=confirmed_ids)) + records
+        done: list[Credited | ServiceRecord] = [
+            *ServiceRecord.objects.filter(pk__in=confirmed_ids),
+            *records,
+        ]
         _after_confirm(done)
         log_action(
             actor,
@@ -241,18 +305,20 @@ def shift_confirm(*, actor: Any, scope: Scope, shift: Shift) -> ShiftRecordsResu
     return ShiftRecordsResult(created=len(records), confirmed=len(done), skipped=skipped)
 
 
-def _additions(records: list[ServiceRecord]) -> dict[tuple[int, dt.date], int]:
+def _additions(
+    records: Sequence[Credited | ServiceRecord],
+) -> dict[tuple[int, dt.date], int]:
     additions: dict[tuple[int, dt.date], int] = defaultdict(int)
     for record in records:
         additions[(record.volunteer_id, record.served_on)] += record.minutes
     return additions
 
 
-def _after_confirm(records: list[ServiceRecord]) -> None:
+def _after_confirm(records: Sequence[Credited | ServiceRecord]) -> None:
     """Hours roll up (archive, stars) and the volunteers hear about it."""
     if not records:
         return
-    volunteer_ids = sorted({r.volunteer_id for r in records})
+    volunteer_ids = sorted({record.volunteer_id for record in records})
     volunteer_minutes_refresh(volunteer_ids=volunteer_ids)
     users = dict(
         Volunteer.objects.filter(pk__in=volunteer_ids).values_list("pk", "person__user_id")

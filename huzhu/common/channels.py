@@ -42,6 +42,15 @@ class ConsoleChannel:
         logger.info("notify %s → %s: %s", note.kind, note.user_id, note.title)
         return True
 
+    def send_many(self, notes: list[Notification]) -> int:
+        """A batch (a shift's confirmation) is one line per kind, not one per person."""
+        by_kind: dict[str, int] = {}
+        for note in notes:
+            by_kind[note.kind] = by_kind.get(note.kind, 0) + 1
+        for kind, count in by_kind.items():
+            logger.info("notify %s → %d users", kind, count)
+        return len(notes)
+
 
 class EmailChannel:
     name = "email"
@@ -118,6 +127,22 @@ def _channels(paths: tuple[str, ...]) -> tuple[Channel, ...]:
 
 def configured_channels() -> tuple[Channel, ...]:
     return _channels(tuple(settings.HUZHU_NOTIFY_CHANNELS))
+
+
+def dispatch_many(notes: list[Notification]) -> dict[str, int]:
+    """Send a batch: a channel with ``send_many`` takes it at once, others note by note.
+    Returns how many each channel took."""
+    delivered: dict[str, int] = {}
+    for channel in configured_channels():
+        try:
+            send_many = getattr(channel, "send_many", None)
+            if send_many is not None:
+                delivered[channel.name] = send_many(notes)
+            else:
+                delivered[channel.name] = sum(1 for note in notes if channel.send(note))
+        except Exception:  # a broken provider must not break the others
+            logger.exception("notify channel %s failed for a batch of %d", channel.name, len(notes))
+    return delivered
 
 
 def dispatch(note: Notification) -> list[str]:

@@ -49,25 +49,38 @@ def _dispatch_later(note: Notification) -> None:
     transaction.on_commit(lambda: dispatch(note))
 
 
+NOTIFICATION_COLUMNS = ("user_id", "kind", "title", "body", "url", "dedupe_key", "created_at")
+
+
 def notify_many(messages: list[dict[str, Any]]) -> int:
     """Send many notifications at once (one bulk insert; the batch paths of the activities use
     it). Each message holds ``user`` (or ``user_id``), ``kind``, ``title`` and optionally
-    ``body`` and ``url``; messages without a user are skipped. Returns how many were stored."""
-    rows = [
-        Notification(
-            user_id=m["user_id"] if "user_id" in m else getattr(m.get("user"), "pk", None),
-            kind=m["kind"],
-            title=m["title"],
-            body=m.get("body", ""),
-            url=m.get("url", ""),
-        )
-        for m in messages
-        if m.get("user_id", getattr(m.get("user"), "pk", None)) is not None
-    ]
-    Notification.objects.bulk_create(rows, batch_size=1000)
-    for row in rows:
-        _dispatch_later(row)
+    ``body`` and ``url``; messages without a user are skipped. The outside channels get the
+    whole batch after commit. Returns how many were stored."""
+    from django.utils import timezone
+
+    from huzhu.common.bulk import write_rows
+
+    now = timezone.now()
+    rows = []
+    for m in messages:
+        user_id = m["user_id"] if "user_id" in m else getattr(m.get("user"), "pk", None)
+        if user_id is not None:
+            rows.append(
+                (user_id, m["kind"], m["title"], m.get("body", ""), m.get("url", ""), "", now)
+            )
+    write_rows(Notification, NOTIFICATION_COLUMNS, rows)
+    if rows:
+        transaction.on_commit(lambda: _dispatch_batch(rows))
     return len(rows)
+
+
+def _dispatch_batch(rows: list[tuple]) -> None:
+    from huzhu.common.channels import dispatch_many
+
+    dispatch_many(
+        [Notification(**dict(zip(NOTIFICATION_COLUMNS, row, strict=True))) for row in rows]
+    )
 
 
 def notifications_mark_read(*, user: Any, ids: list[int] | None = None) -> int:

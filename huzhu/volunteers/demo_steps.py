@@ -29,11 +29,12 @@ from itertools import accumulate
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import connections, models, router
+from django.db import models
 from django.db.models import Count
 from django.utils import timezone
 
 from huzhu.common import crypto
+from huzhu.common.bulk import insert_rows
 from huzhu.common.identity import mask_mobile
 from huzhu.common.services import counter_next
 from huzhu.demo import generator
@@ -681,50 +682,6 @@ RAW_COLUMNS: dict[str, tuple[type[models.Model], tuple[str, ...]]] = {
         ("session_id", "volunteer_id", "attended", "minutes", "passed"),
     ),
 }
-
-
-def insert_rows(
-    model: type[models.Model],
-    columns: Sequence[str],
-    rows: Sequence[Sequence[Any]],
-    *,
-    returning: bool = False,
-) -> list[int]:
-    """Plain multi-row ``INSERT`` of already-valid values (``columns`` are attnames);
-    with ``returning``, the new primary keys in row order (as ``bulk_create`` relies on)."""
-    if not rows:
-        return []
-    connection = connections[router.db_for_write(model)]
-    fields = [model._meta.get_field(c) for c in columns]
-    adapters = []
-    for f in fields:
-        if isinstance(f, models.DateTimeField):
-            adapters.append(connection.ops.adapt_datetimefield_value)
-        elif isinstance(f, models.DateField):
-            adapters.append(connection.ops.adapt_datefield_value)
-        else:
-            adapters.append(None)
-    quote = connection.ops.quote_name
-    sql = "INSERT INTO {} ({}) VALUES ".format(
-        quote(model._meta.db_table), ", ".join(quote(f.column) for f in fields)
-    )
-    one = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    tail = f" RETURNING {quote(model._meta.pk.column)}" if returning else ""
-    per_statement = max(1, 900 // len(fields))  # under SQLite's variable limit
-    ids: list[int] = []
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), per_statement):
-            chunk = rows[start : start + per_statement]
-            params: list[Any] = []
-            for row in chunk:
-                params.extend(
-                    a(v) if a is not None and v is not None else v
-                    for a, v in zip(adapters, row, strict=True)
-                )
-            cursor.execute(sql + ", ".join([one] * len(chunk)) + tail, params)
-            if returning:
-                ids.extend(r[0] for r in cursor.fetchall())
-    return ids
 
 
 def insert_objects(objs: Sequence[models.Model]) -> None:
