@@ -1,11 +1,18 @@
 """Take the README's screenshots from a running demo (`make demo` in another terminal).
 
-.venv/bin/python docs/make_screenshots.py [--base-url http://127.0.0.1:8000]
+.venv/bin/python docs/make_screenshots.py [--base-url http://127.0.0.1:8000] [--board-url URL]
+
+The shift board is found through the UI (a running activity of worker-a's community, else a
+closed one, and its most recent shift with check-ins), so no demo ids are hard-coded; pass
+``--board-url`` (a path or a full URL) to pick another shift.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
@@ -19,6 +26,8 @@ ARGS = [
     "--no-first-run",
 ]
 OUT = Path(__file__).resolve().parent / "img"
+# activities looked at per status when searching for a shift with check-ins
+BOARD_CANDIDATES = 8
 
 
 def login(page: Page, base: str, username: str) -> None:
@@ -29,22 +38,57 @@ def login(page: Page, base: str, username: str) -> None:
     page.wait_for_url(f"{base}/")
 
 
+def open_board(page: Page, base: str) -> None:
+    """活动管理 → an activity → the 看板 of its most recent shift that has check-ins."""
+    for status in ("running", "closed"):
+        page.goto(f"{base}/activities/manage/?status={status}")
+        links = page.locator("[data-testid=activities] tbody tr td:first-child a")
+        hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
+        for href in hrefs[:BOARD_CANDIDATES]:
+            page.goto(base + href)
+            best: tuple[str, int] | None = None  # (start time, row index)
+            rows = page.locator("[data-testid=shifts] tbody tr[data-shift-id]")
+            for i in range(rows.count()):
+                cells = rows.nth(i).locator("td")
+                present = cells.nth(4).inner_text().strip()
+                if not present.isdigit() or int(present) == 0:
+                    continue
+                starts = re.sub(r"\s+", " ", cells.nth(0).inner_text().strip())
+                if best is None or starts > best[0]:
+                    best = (starts, i)
+            if best is not None:
+                rows.nth(best[1]).get_by_role("link").click()
+                page.wait_for_url(re.compile(r"/activities/manage/shifts/\d+/$"))
+                return
+    raise SystemExit("no shift with check-ins found for worker-a; pass --board-url")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--base-url", default="http://127.0.0.1:8000")
-    base = parser.parse_args().base_url.rstrip("/")
+    parser.add_argument("--board-url", help="the shift board to show (default: found in the UI)")
+    args = parser.parse_args()
+    base = args.base_url.rstrip("/")
+    board: str | Callable[[Page], None] = partial(open_board, base=base)
+    if args.board_url:
+        board = args.board_url.removeprefix(base)
     OUT.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
 
-        def shot(username: str, path: str, name: str, mobile: bool = False) -> None:
+        def shot(
+            username: str, path: str | Callable[[Page], None], name: str, mobile: bool = False
+        ) -> None:
             viewport = {"width": 390, "height": 780} if mobile else {"width": 1280, "height": 800}
             context = browser.new_context(
                 locale="zh-CN", viewport=viewport, device_scale_factor=2 if mobile else 1
             )
             page = context.new_page()
             login(page, base, username)
-            page.goto(base + path)
+            if callable(path):
+                path(page)
+            else:
+                page.goto(base + path)
             page.wait_for_load_state("networkidle")
             page.screenshot(path=OUT / name)
             context.close()
@@ -55,6 +99,9 @@ def main() -> None:
         shot("resident", "/", "resident-mobile.png", mobile=True)
         shot("worker-a", "/volunteers/?sort=-hours", "volunteers.png")
         shot("volunteer", "/volunteers/mine/", "volunteer-mobile.png", mobile=True)
+        shot("worker-a", board, "activities-board.png")
+        shot("volunteer", "/activities/", "activities-mobile.png", mobile=True)
+        shot("volunteer", "/activities/hours/", "activities-hours-mobile.png", mobile=True)
         browser.close()
 
 

@@ -11,7 +11,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet, Sum
+from django.db.models import Case, Count, Exists, Min, OuterRef, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import ExtractYear
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -30,6 +30,7 @@ from huzhu.activities.models import (
     Signup,
     SignupStatus,
 )
+from huzhu.orgs.models import OrgKind
 from huzhu.orgs.roles import Perm
 from huzhu.orgs.scope import Scope
 from huzhu.volunteers.archive_selectors import format_hours
@@ -245,7 +246,20 @@ def activities_open(
         qs = qs.filter(category_id=category_id)
     if day_from:
         qs = qs.filter(ends_on__gte=day_from)
-    return qs.order_by("next_start", "id")
+    # The volunteer's own community first, then everything else, each soonest first.
+    home = _home_path(volunteer)
+    qs = qs.annotate(
+        elsewhere=Case(When(org__path__startswith=home, then=Value(0)), default=Value(1))
+    )
+    return qs.order_by("elsewhere", "next_start", "id")
+
+
+def _home_path(volunteer: Volunteer) -> str:
+    """The path of the volunteer's community (their org, or its parent for a grid)."""
+    path = volunteer.org.path
+    if volunteer.org.kind == OrgKind.GRID:
+        path = path.rsplit("/", 2)[0] + "/"
+    return path
 
 
 def activity_get_for_volunteer(*, volunteer: Volunteer, activity_id: int) -> Activity:

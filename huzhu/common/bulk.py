@@ -4,6 +4,7 @@ INSERT elsewhere. Validation stays with the caller (a service or a generator).""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -84,6 +85,7 @@ def write_rows(
     names = ([meta.pk.column] if returning else []) + [meta.get_field(c).column for c in columns]
     quote = connection.ops.quote_name
     sql = f"COPY {quote(meta.db_table)} ({', '.join(quote(n) for n in names)}) FROM STDIN"
+    started = time.monotonic()
     with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
         if returning:
             for pk, row in zip(ids, rows, strict=True):
@@ -91,4 +93,9 @@ def write_rows(
         else:
             for row in rows:
                 copy.write_row(row)
+    if connection.queries_logged:  # COPY bypasses Django's cursor wrapper: count it anyway
+        elapsed = time.monotonic() - started
+        connection.queries_log.append(
+            {"sql": f"{sql} -- {len(rows)} rows", "time": f"{elapsed:.3f}"}
+        )
     return ids

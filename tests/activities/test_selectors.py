@@ -105,12 +105,13 @@ def test_activities_open_by_recruitment(city):
             invite_code="ABC123" if recruitment == "code" else "",
             start=tomorrow(next(hour)),
         )
+    # the volunteer's own community first (each soonest first), then community B's
     assert titles(selectors.activities_open(volunteer=member)) == [
         "公开活动",
-        "邀请码活动",
         "本队活动",
         "总队活动",
         "社区队员活动",
+        "邀请码活动",
     ]
     assert titles(selectors.activities_open(volunteer=outsider)) == ["公开活动", "邀请码活动"]
 
