@@ -139,6 +139,30 @@ def _footer_canvas(printed_by: str, printed_at: str) -> type[pdf_canvas.Canvas]:
     return FooterCanvas
 
 
+def _service_record_flowables(archive: Archive, styles: dict) -> list[Any]:
+    """The newest confirmed service records as a table that splits across pages with its
+    header repeated, and a note when older records are left out."""
+    if not archive.service_records:
+        return [_p(_("暂无已确认的服务记录。"), styles["note"])]
+    table = _table(
+        [_("服务日期"), _("服务内容"), _("服务地点"), _("时长（小时）"), _("记录单位")],
+        [
+            [_d(r.served_on), r.content, r.place, r.hours, r.org.name]
+            for r in archive.service_records
+        ],
+        [24, 58, 40, 22, 30],
+        styles,
+    )
+    flowables: list[Any] = [table]
+    if archive.service_records_truncated:
+        note = _("仅显示最近 %(shown)d 条，共 %(total)d 条") % {
+            "shown": len(archive.service_records),
+            "total": archive.service_record_count,
+        }
+        flowables += [Spacer(1, 1.5 * mm), _p(note, styles["note"])]
+    return flowables
+
+
 def render_archive_pdf(archive: Archive, *, printed_by: str, printed_at: dt.datetime) -> bytes:
     styles = _styles()
     volunteer = archive.volunteer
@@ -296,9 +320,10 @@ def render_archive_pdf(archive: Archive, *, printed_by: str, printed_at: dt.date
         ]
     hour_tables.append(_p(_("导入的历史时长来自纸质名册，没有年度和类别。"), styles["note"]))
     section(_("六、服务时长"), *hour_tables)
+    section(_("七、服务记录"), *_service_record_flowables(archive, styles))
 
     section(
-        _("七、荣誉"),
+        _("八、荣誉"),
         _table(
             [_("荣誉名称"), _("级别"), _("授予单位"), _("授予日期")],
             [
@@ -318,7 +343,7 @@ def render_archive_pdf(archive: Archive, *, printed_by: str, printed_at: dt.date
     if star.barred:
         star_lines.append(_("限制申请星级认定至 %(d)s") % {"d": _d(star.barred_until)})
     section(
-        _("八、星级认定"),
+        _("九、星级认定"),
         _p("　".join(star_lines), styles["cell"]),
         Spacer(1, 2 * mm),
         _table(
@@ -344,7 +369,7 @@ def render_archive_pdf(archive: Archive, *, printed_by: str, printed_at: dt.date
     )
 
     section(
-        _("九、评价"),
+        _("十、评价"),
         _table(
             [_("年度"), _("评价组织"), _("等级"), _("评语")],
             [

@@ -3,7 +3,8 @@
 The archive is one fixed set of queries whatever the length of each section (a test counts
 them). Hours are rolled up by year and by service category from the confirmed service
 records of ``activities.ServiceRecord``, plus the imported historical hours, which have
-neither year nor category and so show as a line of their own.
+neither year nor category and so show as a line of their own. The newest confirmed records
+themselves (content, place, date, duration: Order 67 Art. 3–4) are listed too.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from django.db.models import (
     Case,
@@ -47,6 +49,9 @@ from huzhu.volunteers.models import (
 )
 from huzhu.volunteers.selectors import visible_volunteers, volunteer_get
 from huzhu.volunteers.services import star_level_for, star_thresholds_minutes
+
+if TYPE_CHECKING:  # activities imports this module: no runtime import the other way
+    from huzhu.activities.models import ServiceRecord
 
 OPEN_STATUSES = (StarStatus.APPLIED, StarStatus.PUBLICISING)
 STAR_LABELS = (
@@ -399,6 +404,31 @@ class Archive:
     star: StarSummary
     star_applications: list[StarApplication]
     evaluations: list[Evaluation]
+    # The newest confirmed service records (at most ARCHIVE_RECORDS_SHOWN) and how many
+    # confirmed records there are in all.
+    service_records: list[ServiceRecord]
+    service_record_count: int
+
+    @property
+    def service_records_truncated(self) -> bool:
+        return self.service_record_count > len(self.service_records)
+
+
+ARCHIVE_RECORDS_SHOWN = 50
+
+
+def archive_service_records(
+    *, volunteer: Volunteer, limit: int = ARCHIVE_RECORDS_SHOWN
+) -> tuple[list[ServiceRecord], int]:
+    """The volunteer's newest ``limit`` confirmed service records (by service date) and the
+    number of confirmed records in all: two queries, whatever the number of records."""
+    confirmed = _confirmed_records().filter(volunteer=volunteer)
+    shown = list(
+        confirmed.select_related("org", "category", "activity").order_by("-served_on", "-id")[
+            :limit
+        ]
+    )
+    return shown, confirmed.count()
 
 
 QUALIFICATION_STATES = {
@@ -447,6 +477,7 @@ def volunteer_archive(*, scope: Scope, volunteer_id: int, today: dt.date | None 
         qualification.state = qualification_state(qualification, today)
         qualification.state_label = str(QUALIFICATION_STATES[qualification.state])
     applications = star_applications_of(volunteer=volunteer)
+    service_records, service_record_count = archive_service_records(volunteer=volunteer)
     return Archive(
         volunteer=volunteer,
         today=today,
@@ -471,6 +502,8 @@ def volunteer_archive(*, scope: Scope, volunteer_id: int, today: dt.date | None 
             .select_related("org", "evaluator")
             .order_by("-year", "-id")
         ),
+        service_records=service_records,
+        service_record_count=service_record_count,
     )
 
 

@@ -3,8 +3,10 @@ honours and evaluations, and query counts that do not grow with the rows shown."
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import re
+import zlib
 from html.parser import HTMLParser
 
 import pytest
@@ -39,6 +41,8 @@ from huzhu.volunteers.services import (
     volunteer_register,
     volunteer_set_status,
 )
+from tests.activities.factories import SYSTEM as ACTIVITY_SYSTEM
+from tests.activities.factories import category
 from tests.factories import UserFactory, grant, make_id_number
 
 SYSTEM = Scope(user_id=0, is_superuser=True)
@@ -549,3 +553,210 @@ def test_hours_rollup_keeps_historical_hours_apart(city):
     volunteer.refresh_from_db()
     assert volunteer.recorded_minutes == 24750
     assert volunteer.status == VolunteerStatus.REGISTERED
+
+
+# --- the service records themselves -------------------------------------------------------
+
+_PDF_STREAM = re.compile(rb"stream\r?\n(.*?)endstream", re.S)
+_PDF_TEXT = re.compile(rb"\(((?:[^\\()]|\\.)*)\)\s*Tj", re.S)
+_PDF_ESCAPE = re.compile(rb"\\([0-7]{1,3}|.)", re.S)
+_PDF_SIMPLE = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
+
+
+def pdf_pages(pdf: bytes) -> list[str]:
+    """The text drawn on each page, in drawing order, without spaces. reportlab writes each
+    page as an ASCII85 + Flate stream; text in the CID font is UTF-16BE string literals."""
+
+    def unescape(literal: bytes) -> bytes:
+        def one(match: re.Match) -> bytes:
+            code = match.group(1)
+            return bytes([int(code, 8)]) if code[:1].isdigit() else _PDF_SIMPLE.get(code, code)
+
+        return _PDF_ESCAPE.sub(one, literal)
+
+    pages = []
+    for match in _PDF_STREAM.finditer(pdf):
+        stream = zlib.decompress(base64.a85decode(match.group(1).strip(), adobe=True))
+        texts = (unescape(t).decode("utf_16_be") for t in _PDF_TEXT.findall(stream))
+        pages.append("".join(texts).replace(" ", ""))
+    return pages
+
+
+def enter_record(
+    volunteer,
+    org,
+    served_on: dt.date,
+    content: str,
+    minutes: int = 90,
+    confirm: bool = True,
+    rating: int | None = None,
+):
+    from huzhu.activities.record_services import RecordInput, record_enter
+
+    return record_enter(
+        actor=None,
+        scope=ACTIVITY_SYSTEM,
+        volunteer=volunteer,
+        org=org,
+        data=RecordInput(
+            served_on=served_on,
+            minutes=minutes,
+            content=content,
+            place="甲社区活动室",
+            category=category(),
+            rating=rating,
+        ),
+        confirm=confirm,
+    )
+
+
+def enter_many(volunteer, org, count: int) -> None:
+    """``count`` confirmed records, "入户探访00" served today, "入户探访01" yesterday …"""
+    today = timezone.localdate()
+    for i in range(count):
+        enter_record(volunteer, org, today - dt.timedelta(days=i), f"入户探访{i:02d}")
+
+
+@pytest.mark.django_db
+def test_archive_lists_confirmed_service_records_newest_first(city):
+    from huzhu.activities.record_services import record_reject
+
+    volunteer = build(city)
+    today = timezone.localdate()
+    day = lambda n: today - dt.timedelta(days=n)  # noqa: E731
+    enter_record(volunteer, city.community_a, day(3), "探访独居老人", minutes=120, rating=5)
+    enter_record(volunteer, city.grid_a, day(1), "楼道清理", minutes=45)
+    enter_record(volunteer, city.community_a, day(1), "垃圾分类宣传", minutes=30, rating=3)
+    enter_record(volunteer, city.community_a, day(0), "待确认的服务", confirm=False)
+    rejected = enter_record(volunteer, city.community_a, day(2), "被退回的服务", confirm=False)
+    record_reject(actor=None, scope=ACTIVITY_SYSTEM, record=rejected, reason="重复登记")
+
+    html = worker_client(city).get(f"/volunteers/{volunteer.pk}/archive/").content.decode()
+    assert rows(html, "record-row") == [
+        [day(1).isoformat(), "垃圾分类宣传", "甲社区活动室", "社区服务", "0.5", "甲社区", "合格"],
+        [day(1).isoformat(), "楼道清理", "甲社区活动室", "社区服务", "0.8", "甲社区第一网格", "—"],
+        [day(3).isoformat(), "探访独居老人", "甲社区活动室", "社区服务", "2", "甲社区", "优秀"],
+    ]
+    assert "待确认的服务" not in html and "被退回的服务" not in html
+    assert rows(html, "records-note") == []
+    assert rows(html, "records-empty") == []
+    # The section comes right after the hours; a worker gets no link to the volunteer's pages.
+    assert html.index('id="hours"') < html.index('id="records"') < html.index('id="training"')
+    assert 'data-testid="records-my-hours"' not in html
+
+    archive_data = selectors_archive(city, volunteer)
+    assert [r.content for r in archive_data.service_records] == [
+        "垃圾分类宣传",
+        "楼道清理",
+        "探访独居老人",
+    ]
+    assert (archive_data.service_record_count, archive_data.service_records_truncated) == (3, False)
+
+
+def selectors_archive(city, volunteer):
+    from huzhu.volunteers.archive_selectors import volunteer_archive
+
+    return volunteer_archive(scope=Scope.for_user(city.worker_a), volunteer_id=volunteer.pk)
+
+
+@pytest.mark.django_db
+def test_archive_shows_the_latest_50_records_and_counts_them_all(city):
+    volunteer = build(city)
+    enter_many(volunteer, city.community_a, 60)
+    enter_record(volunteer, city.community_a, timezone.localdate(), "待确认", confirm=False)
+    html = worker_client(city).get(f"/volunteers/{volunteer.pk}/archive/").content.decode()
+    shown = rows(html, "record-row")
+    today = timezone.localdate()
+    assert [r[1] for r in shown] == [f"入户探访{i:02d}" for i in range(50)]
+    assert shown[0] == [
+        today.isoformat(),
+        "入户探访00",
+        "甲社区活动室",
+        "社区服务",
+        "1.5",
+        "甲社区",
+        "—",
+    ]
+    assert shown[-1][0] == (today - dt.timedelta(days=49)).isoformat()
+    assert text(html, "records-note") == "仅显示最近 50 条，共 60 条"
+
+    archive_data = selectors_archive(city, volunteer)
+    assert (len(archive_data.service_records), archive_data.service_record_count) == (50, 60)
+    assert archive_data.service_records_truncated is True
+
+
+@pytest.mark.django_db
+def test_archive_records_empty_state_and_the_volunteers_own_link(city):
+    volunteer = build(city)
+    enter_record(volunteer, city.community_a, timezone.localdate(), "待确认的服务", confirm=False)
+    html = worker_client(city).get(f"/volunteers/{volunteer.pk}/archive/").content.decode()
+    assert rows(html, "record-row") == []
+    assert text(html, "records-empty") == "暂无已确认的服务记录。"
+    assert rows(html, "records-note") == []
+
+    user = UserFactory(username="chenjing")
+    volunteer.person.user = user
+    volunteer.person.save(update_fields=["user"])
+    own = Client()
+    own.force_login(user)
+    html = own.get(f"/volunteers/{volunteer.pk}/archive/").content.decode()
+    assert text(html, "records-empty") == "暂无已确认的服务记录。"
+    link = re.search(r'<a [^>]*href="([^"]+)"[^>]*data-testid="records-my-hours">([^<]*)<', html)
+    assert link is not None
+    assert (link.group(1), link.group(2).strip()) == ("/activities/hours/", "我的时长与全部记录")
+
+
+@pytest.mark.django_db
+def test_archive_pdf_lists_the_records_across_pages(city):
+    volunteer = build(city)
+    enter_many(volunteer, city.community_a, 60)
+    enter_record(volunteer, city.community_a, timezone.localdate(), "待确认的服务", confirm=False)
+    response = worker_client(city).get(f"/volunteers/{volunteer.pk}/archive.pdf")
+    assert response.status_code == 200
+    pages = pdf_pages(response.content)
+    whole = "".join(pages)
+    today = timezone.localdate()
+
+    # The section sits between the hours and the honours, the rows newest first.
+    assert whole.index("六、服务时长") < whole.index("七、服务记录") < whole.index("八、荣誉")
+    assert f"{today.isoformat()}入户探访00甲社区活动室1.5甲社区" in whole
+    positions = [whole.index(f"入户探访{i:02d}") for i in range(50)]
+    assert positions == sorted(positions)
+    assert "入户探访50" not in whole and "待确认的服务" not in whole
+    assert whole.count("仅显示最近50条，共60条") == 1
+
+    # Fifty rows do not fit on one page: the table splits and repeats its header.
+    header = "服务日期服务内容服务地点时长（小时）记录单位"
+    with_rows = [page for page in pages if "入户探访" in page]
+    assert len(with_rows) >= 2
+    for page in with_rows:
+        assert page.index(header) < page.index("入户探访")
+
+
+@pytest.mark.django_db
+def test_archive_pdf_without_records_says_so(city):
+    volunteer = build(city)
+    response = worker_client(city).get(f"/volunteers/{volunteer.pk}/archive.pdf")
+    whole = "".join(pdf_pages(response.content))
+    assert "七、服务记录暂无已确认的服务记录。八、荣誉" in whole
+
+
+@pytest.mark.django_db
+def test_archive_query_count_is_the_same_with_0_and_60_records(city):
+    volunteer = build(city)
+    client = worker_client(city)
+    urls = (f"/volunteers/{volunteer.pk}/archive/", f"/volunteers/{volunteer.pk}/archive.pdf")
+    client.get(urls[0])  # warm up per-process caches
+
+    def counts() -> tuple[int, int]:
+        found = []
+        for url in urls:
+            with CaptureQueriesContext(connection) as ctx:
+                assert client.get(url).status_code == 200
+            found.append(len(ctx.captured_queries))
+        return found[0], found[1]
+
+    without = counts()
+    enter_many(volunteer, city.community_a, 60)
+    with_records = counts()
+    assert with_records == without
