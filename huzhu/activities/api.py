@@ -21,6 +21,7 @@ Every write goes through ``activities.services``; reads through ``activities.sel
 Service records and certificates are in ``huzhu.activities.api_records``.
 """
 
+import dataclasses
 import datetime as dt
 from typing import Any, Literal
 
@@ -45,10 +46,12 @@ from huzhu.activities.models import (
     Signup,
     SignupMode,
 )
+from huzhu.api.helpers import active_items, by_sort_order, missing_as_invalid
 from huzhu.api.pagination import Pagination
 from huzhu.api.types import (
     MAX_INT,
     ErrorOut,
+    NamedOut,
     ObjectId,
     Text20,
     Text50,
@@ -82,12 +85,40 @@ Direction = Literal["in", "out"]
 # --- output -------------------------------------------------------------------------------
 
 
-class NamedOut(Schema):
-    id: int
-    name: str
+class _ActivityResolvers(Schema):
+    """What the organiser's and the volunteer's views of an activity resolve alike (each
+    resolver applies where its field is declared)."""
+
+    @staticmethod
+    def resolve_org_name(obj: Activity) -> str:
+        return obj.org.name
+
+    @staticmethod
+    def resolve_status_label(obj: Activity) -> str:
+        return str(obj.get_status_display())
+
+    @staticmethod
+    def resolve_recruitment_label(obj: Activity) -> str:
+        return str(obj.get_recruitment_display())
+
+    @staticmethod
+    def resolve_contact_phone_masked(obj: Activity) -> str:
+        return _mask_phone(obj.contact_phone)
+
+    @staticmethod
+    def resolve_served_groups(obj: Activity) -> list[ServedGroup]:
+        return by_sort_order(obj.served_groups.all())
+
+    @staticmethod
+    def resolve_required_skills(obj: Activity) -> list[Skill]:
+        return by_sort_order(obj.required_skills.all())
+
+    @staticmethod
+    def resolve_required_qualifications(obj: Activity) -> list[QualificationType]:
+        return by_sort_order(obj.required_qualifications.all())
 
 
-class ActivityOut(Schema):
+class ActivityOut(_ActivityResolvers):
     """An activity as its organisers see it."""
 
     id: int
@@ -130,36 +161,14 @@ class ActivityOut(Schema):
     created_at: dt.datetime
     updated_at: dt.datetime
 
+
+class _ShiftResolvers(Schema):
     @staticmethod
-    def resolve_org_name(obj: Activity) -> str:
-        return obj.org.name
-
-    @staticmethod
-    def resolve_served_groups(obj: Activity) -> list[ServedGroup]:
-        return sorted(obj.served_groups.all(), key=lambda g: (g.sort_order, g.pk))
-
-    @staticmethod
-    def resolve_required_skills(obj: Activity) -> list[Skill]:
-        return sorted(obj.required_skills.all(), key=lambda s: (s.sort_order, s.pk))
-
-    @staticmethod
-    def resolve_required_qualifications(obj: Activity) -> list[QualificationType]:
-        return sorted(obj.required_qualifications.all(), key=lambda q: (q.sort_order, q.pk))
-
-    @staticmethod
-    def resolve_recruitment_label(obj: Activity) -> str:
-        return str(obj.get_recruitment_display())
-
-    @staticmethod
-    def resolve_status_label(obj: Activity) -> str:
-        return str(obj.get_status_display())
-
-    @staticmethod
-    def resolve_contact_phone_masked(obj: Activity) -> str:
-        return _mask_phone(obj.contact_phone)
+    def resolve_signup_mode_label(obj: Shift) -> str:
+        return str(obj.get_signup_mode_display())
 
 
-class ShiftBaseOut(Schema):
+class ShiftBaseOut(_ShiftResolvers):
     id: int
     activity_id: int
     name: str
@@ -176,10 +185,6 @@ class ShiftBaseOut(Schema):
     is_cancelled: bool
     records_created_at: dt.datetime | None
 
-    @staticmethod
-    def resolve_signup_mode_label(obj: Shift) -> str:
-        return str(obj.get_signup_mode_display())
-
 
 class ShiftOut(ShiftBaseOut):
     waitlisted: int
@@ -187,7 +192,17 @@ class ShiftOut(ShiftBaseOut):
     present: int = Field(description="已签到人数")
 
 
-class BoardSignupOut(Schema):
+class _SignupResolvers(Schema):
+    @staticmethod
+    def resolve_status_label(obj: Signup) -> str:
+        return str(obj.get_status_display())
+
+    @staticmethod
+    def resolve_attendance_label(obj: Signup) -> str:
+        return str(obj.get_attendance_display())
+
+
+class BoardSignupOut(_SignupResolvers):
     """One person on the attendance board: masked name only."""
 
     id: int
@@ -211,14 +226,6 @@ class BoardSignupOut(Schema):
     @staticmethod
     def resolve_name_masked(obj: Signup) -> str:
         return mask_name(obj.volunteer.person.name)
-
-    @staticmethod
-    def resolve_status_label(obj: Signup) -> str:
-        return str(obj.get_status_display())
-
-    @staticmethod
-    def resolve_attendance_label(obj: Signup) -> str:
-        return str(obj.get_attendance_display())
 
     @staticmethod
     def resolve_record_id(obj: Signup) -> int | None:
@@ -262,7 +269,7 @@ class ShiftRecordsOut(Schema):
     skipped: list[SkippedOut]
 
 
-class SignupStateOut(Schema):
+class SignupStateOut(_SignupResolvers):
     """The caller's own sign-up on a shift, with its attendance."""
 
     id: int
@@ -272,14 +279,6 @@ class SignupStateOut(Schema):
     attendance_label: str
     checked_in_at: dt.datetime | None
     checked_out_at: dt.datetime | None
-
-    @staticmethod
-    def resolve_status_label(obj: Signup) -> str:
-        return str(obj.get_status_display())
-
-    @staticmethod
-    def resolve_attendance_label(obj: Signup) -> str:
-        return str(obj.get_attendance_display())
 
 
 class MySignupOut(SignupStateOut):
@@ -323,7 +322,7 @@ class MySignupOut(SignupStateOut):
         return obj.shift.activity.address
 
 
-class OpenActivityOut(Schema):
+class OpenActivityOut(_ActivityResolvers):
     """An activity as a volunteer browsing sees it (no invitation code)."""
 
     id: int
@@ -346,24 +345,8 @@ class OpenActivityOut(Schema):
     contact_phone_masked: str
     next_start: dt.datetime | None = None
 
-    @staticmethod
-    def resolve_org_name(obj: Activity) -> str:
-        return obj.org.name
 
-    @staticmethod
-    def resolve_status_label(obj: Activity) -> str:
-        return str(obj.get_status_display())
-
-    @staticmethod
-    def resolve_recruitment_label(obj: Activity) -> str:
-        return str(obj.get_recruitment_display())
-
-    @staticmethod
-    def resolve_contact_phone_masked(obj: Activity) -> str:
-        return _mask_phone(obj.contact_phone)
-
-
-class OpenShiftOut(Schema):
+class OpenShiftOut(_ShiftResolvers):
     id: int
     name: str
     starts_at: dt.datetime
@@ -375,10 +358,6 @@ class OpenShiftOut(Schema):
     signup_mode_label: str
     my_signup: SignupStateOut | None = Field(description="我在该班次的报名（未报名为 null）")
 
-    @staticmethod
-    def resolve_signup_mode_label(obj: Shift) -> str:
-        return str(obj.get_signup_mode_display())
-
 
 class OpenActivityDetailOut(OpenActivityOut):
     served_groups: list[NamedOut]
@@ -386,18 +365,6 @@ class OpenActivityDetailOut(OpenActivityOut):
     required_qualifications: list[NamedOut]
     withdraw_hours_before: int
     shifts: list[OpenShiftOut] = Field(description="未结束的班次")
-
-    @staticmethod
-    def resolve_served_groups(obj: Activity) -> list[ServedGroup]:
-        return sorted(obj.served_groups.all(), key=lambda g: (g.sort_order, g.pk))
-
-    @staticmethod
-    def resolve_required_skills(obj: Activity) -> list[Skill]:
-        return sorted(obj.required_skills.all(), key=lambda s: (s.sort_order, s.pk))
-
-    @staticmethod
-    def resolve_required_qualifications(obj: Activity) -> list[QualificationType]:
-        return sorted(obj.required_qualifications.all(), key=lambda q: (q.sort_order, q.pk))
 
     @staticmethod
     def resolve_shifts(obj: Activity) -> list[Shift]:
@@ -584,20 +551,10 @@ def _require(values: dict[str, Any], names: tuple[str, ...]) -> None:
         raise ValidationError(missing)
 
 
-def _active(model: type[Model], ids: list[int], field: str, message: Any) -> list[Any]:
-    wanted = set(ids)
-    if not wanted:
-        return []
-    found = list(model.objects.filter(pk__in=wanted, is_active=True))
-    missing = wanted - {o.pk for o in found}
-    if missing:
-        raise ValidationError({field: str(message) % {"ids": ", ".join(map(str, sorted(missing)))}})
-    return found
-
-
-def _category(category_id: int) -> ServiceCategory:
+def active_category(category_id: int) -> ServiceCategory:
+    """The service category of ``category_id``, or a 422 on ``category_id``."""
     message = _("服务类别不存在或已停用：%(ids)s")
-    return _active(ServiceCategory, [category_id], "category_id", message)[0]
+    return active_items(ServiceCategory, [category_id], "category_id", message)[0]
 
 
 def _activity_values(activity: Activity) -> dict[str, Any]:
@@ -617,10 +574,10 @@ def _activity_data(sent: dict[str, Any], base: dict[str, Any]) -> services.Activ
         if value is None and key not in NULLABLE:
             errors[key] = [_not_empty()]
         elif key == "category_id":
-            values["category"] = _category(value)
+            values["category"] = active_category(value)
         elif key in ID_LISTS:
             attr, model, message = ID_LISTS[key]
-            values[attr] = _active(model, value, key, message)
+            values[attr] = active_items(model, value, key, message)
         else:
             values[key] = value
     for name in ACTIVITY_REQUIRED:
@@ -642,10 +599,14 @@ def _activity_out(request: HttpRequest, activity_id: int) -> Activity:
 
 
 def _organiser_org(request: HttpRequest, org_id: int) -> Org:
-    try:
+    with missing_as_invalid("org_id", _("请选择您有权发布活动的组织")):
         return org_get(scope=request.scope, org_id=org_id)
-    except Http404 as exc:
-        raise ValidationError({"org_id": _("请选择您有权发布活动的组织")}) from exc
+
+
+def visible_volunteer(request: HttpRequest, volunteer_id: int) -> Volunteer:
+    """A volunteer in the caller's scope, named in a request body; else a 422."""
+    with missing_as_invalid("volunteer_id", _("志愿者不存在或不在您的管理范围内")):
+        return volunteer_get(scope=request.scope, volunteer_id=volunteer_id)
 
 
 def _activity(request: HttpRequest, activity_id: int) -> Activity:
@@ -674,16 +635,8 @@ def _shift_data(sent: dict[str, Any], shift: Shift | None) -> services.ShiftInpu
         raise ValidationError(errors)
     values = {k: v for k, v in sent.items() if v is not None}
     if shift is not None:
-        for name in (
-            "name",
-            "starts_at",
-            "ends_at",
-            "capacity",
-            "signup_mode",
-            "checkin_opens_minutes",
-            "checkout_closes_minutes",
-        ):
-            values.setdefault(name, getattr(shift, name))
+        for field in dataclasses.fields(services.ShiftInput):
+            values.setdefault(field.name, getattr(shift, field.name))
     _require(values, ("starts_at", "ends_at", "capacity"))
     values["starts_at"] = _aware(values["starts_at"])
     values["ends_at"] = _aware(values["ends_at"])
@@ -713,12 +666,10 @@ def _my_signups() -> QuerySet[Signup]:
 def _shift_for_volunteer(volunteer: Volunteer, shift_id: int) -> Shift:
     """A shift of an activity the volunteer may see, else a 422 on ``shift_id``."""
     shift = Shift.objects.filter(pk=shift_id).only("pk", "activity_id").first()
-    try:
+    with missing_as_invalid("shift_id", _("班次不存在或未向您开放")):
         if shift is None:
             raise Http404
         selectors.activity_get_for_volunteer(volunteer=volunteer, activity_id=shift.activity_id)
-    except Http404 as exc:
-        raise ValidationError({"shift_id": _("班次不存在或未向您开放")}) from exc
     return shift
 
 
@@ -879,10 +830,7 @@ def shift_board(request: HttpRequest, shift_id: ObjectId) -> Any:
 def add_signup(request: HttpRequest, shift_id: ObjectId, payload: AddSignupIn) -> Any:
     shift = _shift(request, shift_id)
     _require(payload.dict(), ("volunteer_id",))
-    try:
-        volunteer = volunteer_get(scope=request.scope, volunteer_id=payload.volunteer_id)
-    except Http404 as exc:
-        raise ValidationError({"volunteer_id": _("志愿者不存在或不在您的管理范围内")}) from exc
+    volunteer = visible_volunteer(request, payload.volunteer_id)
     signup = services.signup_create(
         actor=request.user,
         volunteer=volunteer,

@@ -18,13 +18,19 @@ import datetime as dt
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest
+from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
 from huzhu.activities import record_services, selectors
-from huzhu.activities.api import NamedOut, my_volunteer
+from huzhu.activities.api import (
+    ERRORS,
+    ReasonIn,
+    active_category,
+    my_volunteer,
+    visible_volunteer,
+)
 from huzhu.activities.models import (
     Activity,
     Certificate,
@@ -33,10 +39,11 @@ from huzhu.activities.models import (
     RecordStatus,
     ServiceRecord,
 )
+from huzhu.api.helpers import missing_as_invalid, user_name
 from huzhu.api.pagination import Pagination
 from huzhu.api.types import (
     MAX_INT,
-    ErrorOut,
+    NamedOut,
     ObjectId,
     Text30,
     Text50,
@@ -46,25 +53,38 @@ from huzhu.api.types import (
 )
 from huzhu.orgs.models import Org
 from huzhu.orgs.selectors import org_get
-from huzhu.volunteers.models import ServiceCategory, Volunteer
-from huzhu.volunteers.selectors import volunteer_get
+from huzhu.volunteers.models import Volunteer
 
 router = Router(tags=["服务记录与证明"])
 
-ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ValidationErrorOut}
 MAX_BATCH = 1000
-
-
-def _user_name(user: Any) -> str | None:
-    if user is None:
-        return None
-    return user.get_full_name() or user.get_username()
 
 
 # --- output -------------------------------------------------------------------------------
 
 
-class MyRecordOut(Schema):
+class _RecordResolvers(Schema):
+    """What records and certificates resolve alike (each resolver applies where its field is
+    declared)."""
+
+    @staticmethod
+    def resolve_org_name(obj: ServiceRecord | Certificate) -> str:
+        return obj.org.name
+
+    @staticmethod
+    def resolve_status_label(obj: ServiceRecord | Certificate) -> str:
+        return str(obj.get_status_display())
+
+    @staticmethod
+    def resolve_volunteer_name(obj: ServiceRecord | Certificate) -> str:
+        return obj.volunteer.person.name
+
+    @staticmethod
+    def resolve_volunteer_number(obj: ServiceRecord | Certificate) -> str:
+        return obj.volunteer.number
+
+
+class MyRecordOut(_RecordResolvers):
     """A service record as its volunteer sees it."""
 
     id: int
@@ -91,10 +111,6 @@ class MyRecordOut(Schema):
     created_at: dt.datetime
 
     @staticmethod
-    def resolve_org_name(obj: ServiceRecord) -> str:
-        return obj.org.name
-
-    @staticmethod
     def resolve_activity_title(obj: ServiceRecord) -> str | None:
         return obj.activity.title if obj.activity_id else None
 
@@ -105,10 +121,6 @@ class MyRecordOut(Schema):
     @staticmethod
     def resolve_source_label(obj: ServiceRecord) -> str:
         return str(obj.get_source_display())
-
-    @staticmethod
-    def resolve_status_label(obj: ServiceRecord) -> str:
-        return str(obj.get_status_display())
 
 
 class RecordOut(MyRecordOut):
@@ -121,27 +133,19 @@ class RecordOut(MyRecordOut):
     confirmer: str | None
 
     @staticmethod
-    def resolve_volunteer_name(obj: ServiceRecord) -> str:
-        return obj.volunteer.person.name
-
-    @staticmethod
-    def resolve_volunteer_number(obj: ServiceRecord) -> str:
-        return obj.volunteer.number
-
-    @staticmethod
     def resolve_recorder(obj: ServiceRecord) -> str | None:
-        return _user_name(obj.recorder)
+        return user_name(obj.recorder)
 
     @staticmethod
     def resolve_confirmer(obj: ServiceRecord) -> str | None:
-        return _user_name(obj.confirmer)
+        return user_name(obj.confirmer)
 
 
 class ConfirmedOut(Schema):
     confirmed: int
 
 
-class MyCertificateOut(Schema):
+class MyCertificateOut(_RecordResolvers):
     id: int
     number: str | None
     verify_code: str | None = Field(description="验证码（开具后才有），与证明编号一起用于查验")
@@ -164,27 +168,11 @@ class MyCertificateOut(Schema):
     def resolve_verify_code(obj: Certificate) -> str | None:
         return obj.snapshot.get("verify_code") or None
 
-    @staticmethod
-    def resolve_org_name(obj: Certificate) -> str:
-        return obj.org.name
-
-    @staticmethod
-    def resolve_status_label(obj: Certificate) -> str:
-        return str(obj.get_status_display())
-
 
 class CertificateOut(MyCertificateOut):
     volunteer_id: int
     volunteer_name: str
     volunteer_number: str
-
-    @staticmethod
-    def resolve_volunteer_name(obj: Certificate) -> str:
-        return obj.volunteer.person.name
-
-    @staticmethod
-    def resolve_volunteer_number(obj: Certificate) -> str:
-        return obj.volunteer.number
 
 
 class VerifyOut(Schema):
@@ -292,10 +280,6 @@ class RecordCorrectIn(Schema):
     place: Text200 | None = None
 
 
-class ReasonIn(Schema):
-    reason: Text200 = ""
-
-
 class ApplyIn(Schema):
     org_id: ObjectId = Field(description="出具单位（见 GET /activities/me/orgs）")
     period_from: dt.date
@@ -311,31 +295,18 @@ class VerifyQuery(Schema):
 # --- helpers ------------------------------------------------------------------------------
 
 
-def _category(category_id: int) -> ServiceCategory:
-    found = ServiceCategory.objects.filter(pk=category_id, is_active=True).first()
-    if found is None:
-        raise ValidationError(
-            {"category_id": _("服务类别不存在或已停用：%(ids)s") % {"ids": category_id}}
-        )
-    return found
-
-
 def _managed_activity(request: HttpRequest, activity_id: int | None) -> Activity | None:
     if activity_id is None:
         return None
-    try:
+    with missing_as_invalid("activity_id", _("活动不存在或不在您的管理范围内")):
         return selectors.activity_get_managed(scope=request.scope, activity_id=activity_id)
-    except Http404 as exc:
-        raise ValidationError({"activity_id": _("活动不存在或不在您的管理范围内")}) from exc
 
 
 def _volunteer_activity(volunteer: Volunteer, activity_id: int | None) -> Activity | None:
     if activity_id is None:
         return None
-    try:
+    with missing_as_invalid("activity_id", _("活动不存在或未向您开放")):
         return selectors.activity_get_for_volunteer(volunteer=volunteer, activity_id=activity_id)
-    except Http404 as exc:
-        raise ValidationError({"activity_id": _("活动不存在或未向您开放")}) from exc
 
 
 def _record_data(payload: _RecordFields, activity: Activity | None) -> record_services.RecordInput:
@@ -344,7 +315,7 @@ def _record_data(payload: _RecordFields, activity: Activity | None) -> record_se
         minutes=payload.minutes,
         content=payload.content,
         place=payload.place,
-        category=_category(payload.category_id),
+        category=active_category(payload.category_id),
         activity=activity,
     )
 
@@ -420,14 +391,9 @@ def list_records(request: HttpRequest, filters: Query[RecordFilters]) -> Any:
 
 @router.post("/records", response={201: RecordOut, **ERRORS}, summary="组织录入服务记录")
 def enter_record(request: HttpRequest, payload: RecordIn) -> Any:
-    try:
-        volunteer = volunteer_get(scope=request.scope, volunteer_id=payload.volunteer_id)
-    except Http404 as exc:
-        raise ValidationError({"volunteer_id": _("志愿者不存在或不在您的管理范围内")}) from exc
-    try:
+    volunteer = visible_volunteer(request, payload.volunteer_id)
+    with missing_as_invalid("org_id", _("请选择您有权记录服务时长的组织")):
         org = org_get(scope=request.scope, org_id=payload.org_id)
-    except Http404 as exc:
-        raise ValidationError({"org_id": _("请选择您有权记录服务时长的组织")}) from exc
     data = _record_data(payload, _managed_activity(request, payload.activity_id))
     data.rating = payload.rating
     data.evaluation = payload.evaluation

@@ -75,10 +75,12 @@ from huzhu.activities.models import (
     SignupMode,
     SignupStatus,
 )
+from huzhu.activities.record_services import RECORD_COLUMNS as SERVICE_RECORD_COLUMNS
 from huzhu.activities.record_services import (
+    CheckTimes,
     certificate_apply,
     certificate_issue,
-    round_minutes,
+    credited_minutes,
 )
 from huzhu.activities.services import recurring_shifts_extend
 from huzhu.common.bulk import write_rows
@@ -707,14 +709,6 @@ def _method(rng: random.Random) -> str:
     return rng.choices([m for m, _w in METHODS], [w for _m, w in METHODS])[0]
 
 
-def _minutes(activity: Activity, shift: Shift, checked_in: dt.datetime, out: dt.datetime) -> int:
-    start = max(checked_in, shift.starts_at)
-    end = min(out, shift.ends_at)
-    return round_minutes(
-        (end - start).total_seconds() / 60, activity.rounding_minutes, activity.rounding
-    )
-
-
 # --- the past year, day by day --------------------------------------------------------------
 
 
@@ -802,7 +796,7 @@ def _attended(
         methods=(in_method, "" if forgot else _method(rng)),
         distance=distance if activity.latitude is not None else None,
     )
-    minutes = 0 if forgot else _minutes(activity, shift, checked_in, out)
+    minutes = 0 if forgot else credited_minutes(shift, activity, CheckTimes(checked_in, out))
     state.beneficiaries[activity.pk] += 1
     if age <= UNRECORDED_DAYS or minutes <= 0:
         return
@@ -832,7 +826,6 @@ def _attended(
                 activity.address[:200],
                 (f"{activity.title} {shift.name}".strip())[:300],
                 minutes,
-                rating,
                 evaluation,
                 RecordSource.ATTENDANCE,
                 RecordStatus.CONFIRMED if confirmed else RecordStatus.PENDING,
@@ -842,6 +835,7 @@ def _attended(
                 "",
                 made,
                 confirmed_at if confirmed else made,
+                rating,
             ),
         )
     )
@@ -926,7 +920,6 @@ def _declared(state: _State, town: _Town, day: dt.date, busy: set[int]) -> None:
                 f"{town.org.name}辖区",
                 content,
                 minutes,
-                None,
                 "",
                 RecordSource.DECLARED,
                 status,
@@ -936,6 +929,7 @@ def _declared(state: _State, town: _Town, day: dt.date, busy: set[int]) -> None:
                 rng.choice(REJECT_REASONS) if status == RecordStatus.REJECTED else "",
                 made,
                 decided if status != RecordStatus.PENDING else made,
+                None,  # rating
             )
         )
         if confirmed:
@@ -959,28 +953,8 @@ SIGNUP_COLUMNS = (
     "check_out_method",
     "check_in_distance_m",
 )
-RECORD_COLUMNS = (
-    "volunteer_id",
-    "org_id",
-    "activity_id",
-    "shift_id",
-    "signup_id",
-    "category_id",
-    "served_on",
-    "place",
-    "content",
-    "minutes",
-    "rating",
-    "evaluation",
-    "source",
-    "status",
-    "recorder_id",
-    "confirmer_id",
-    "confirmed_at",
-    "reject_reason",
-    "created_at",
-    "updated_at",
-)
+# The service's columns (attendance records), then the rating that some demo records carry.
+RECORD_COLUMNS = (*SERVICE_RECORD_COLUMNS, "rating")
 
 
 def _flush(state: _State) -> None:

@@ -4,6 +4,7 @@ messages are put back next to the field they name."""
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -26,11 +27,12 @@ from huzhu.activities.models import (
     SignupMode,
 )
 from huzhu.activities.record_services import RecordInput
-from huzhu.activities.services import ActivityInput, ShiftInput
+from huzhu.activities.services import SCALAR_FIELDS, ActivityInput, ShiftInput
 from huzhu.orgs.forms import BootstrapForm
 from huzhu.orgs.scope import Scope
 from huzhu.people.forms import looks_like_full_number
 from huzhu.volunteers import selectors as volunteer_selectors
+from huzhu.web.forms import choice_filter, model_filter
 
 WEEKDAYS = (
     (0, _("周一")),
@@ -77,6 +79,32 @@ def _local_datetime() -> forms.DateTimeInput:
     return forms.DateTimeInput(
         attrs={"class": "form-control", "type": "datetime-local"}, format=LOCAL_MINUTE
     )
+
+
+def _risky_text(label: str, max_length: int) -> forms.CharField:
+    """An insurance detail: optional here, the service requires it of a risky activity."""
+    return forms.CharField(
+        label=label,
+        required=False,
+        max_length=max_length,
+        help_text=_("有风险的活动必填"),
+        widget=_text(),
+    )
+
+
+def _rating() -> forms.TypedChoiceField:
+    return forms.TypedChoiceField(
+        label=_("服务评价"),
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=[("", _("暂不评价")), *RecordRating.choices],
+        widget=_select(),
+    )
+
+
+def _evaluation() -> forms.CharField:
+    return forms.CharField(label=_("评语"), required=False, max_length=200, widget=_text())
 
 
 def _reason(label: str, placeholder: str = "") -> forms.CharField:
@@ -136,19 +164,8 @@ class ActivityFilterForm(forms.Form):
             }
         ),
     )
-    status = forms.ChoiceField(
-        label=_("状态"),
-        required=False,
-        choices=[("", _("全部状态")), *ActivityStatus.choices],
-        widget=_select(),
-    )
-    category = forms.ModelChoiceField(
-        label=_("服务类别"),
-        queryset=None,
-        required=False,
-        empty_label=_("全部类别"),
-        widget=_select(),
-    )
+    status = choice_filter(_("状态"), ActivityStatus.choices, _("全部状态"))
+    category = model_filter(_("服务类别"), _("全部类别"))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -223,20 +240,8 @@ class ActivityForm(ServiceForm):
         required=False,
         widget=_checkbox(),
     )
-    insurer = forms.CharField(
-        label=_("承保机构"),
-        required=False,
-        max_length=100,
-        help_text=_("有风险的活动必填"),
-        widget=_text(),
-    )
-    insurance_policy = forms.CharField(
-        label=_("保单号"),
-        required=False,
-        max_length=60,
-        help_text=_("有风险的活动必填"),
-        widget=_text(),
-    )
+    insurer = _risky_text(_("承保机构"), 100)
+    insurance_policy = _risky_text(_("保单号"), 60)
     recruitment = forms.ChoiceField(
         label=_("招募方式"), choices=Recruitment.choices, initial=Recruitment.OPEN, widget=_select()
     )
@@ -309,35 +314,7 @@ class ActivityForm(ServiceForm):
 
     @staticmethod
     def initial_from(activity: Activity) -> dict[str, Any]:
-        initial: dict[str, Any] = {
-            name: getattr(activity, name)
-            for name in (
-                "title",
-                "category",
-                "description",
-                "address",
-                "latitude",
-                "longitude",
-                "starts_on",
-                "ends_on",
-                "min_age",
-                "is_risky",
-                "insurer",
-                "insurance_policy",
-                "recruitment",
-                "invite_code",
-                "contact_name",
-                "contact_phone",
-                "checkin_radius_m",
-                "rounding_minutes",
-                "rounding",
-                "withdraw_hours_before",
-                "recur_start",
-                "recur_end",
-                "recur_capacity",
-                "recur_skip_holidays",
-            )
-        }
+        initial: dict[str, Any] = {name: getattr(activity, name) for name in SCALAR_FIELDS}
         initial["served_groups"] = list(activity.served_groups.all())
         initial["required_skills"] = list(activity.required_skills.all())
         initial["required_qualifications"] = list(activity.required_qualifications.all())
@@ -429,16 +406,7 @@ class ShiftForm(ServiceForm):
     def __init__(self, *args: Any, shift: Shift | None = None, **kwargs: Any) -> None:
         if shift is not None and "initial" not in kwargs:
             kwargs["initial"] = {
-                name: getattr(shift, name)
-                for name in (
-                    "name",
-                    "starts_at",
-                    "ends_at",
-                    "capacity",
-                    "signup_mode",
-                    "checkin_opens_minutes",
-                    "checkout_closes_minutes",
-                )
+                field.name: getattr(shift, field.name) for field in dataclasses.fields(ShiftInput)
             }
         super().__init__(*args, **kwargs)
 
@@ -509,12 +477,7 @@ class OrganiserSignupForm(ServiceForm):
 
 
 class RecordFilterForm(forms.Form):
-    status = forms.ChoiceField(
-        label=_("状态"),
-        required=False,
-        choices=[("", _("全部状态")), *RecordStatus.choices],
-        widget=_select(),
-    )
+    status = choice_filter(_("状态"), RecordStatus.choices, _("全部状态"))
 
 
 def _hours_field(label: str) -> forms.DecimalField:
@@ -543,15 +506,8 @@ class RecordEnterForm(ServiceForm):
     hours = _hours_field(_("服务时长（小时）"))
     content = forms.CharField(label=_("服务内容"), max_length=300, widget=_text())
     place = forms.CharField(label=_("服务地点"), max_length=200, widget=_text())
-    rating = forms.TypedChoiceField(
-        label=_("服务评价"),
-        required=False,
-        coerce=int,
-        empty_value=None,
-        choices=[("", _("暂不评价")), *RecordRating.choices],
-        widget=_select(),
-    )
-    evaluation = forms.CharField(label=_("评语"), required=False, max_length=200, widget=_text())
+    rating = _rating()
+    evaluation = _evaluation()
     confirm = forms.BooleanField(
         label=_("立即确认（计入志愿者的服务时长）"), required=False, widget=_checkbox()
     )
@@ -624,21 +580,9 @@ class RecordCorrectForm(ServiceForm):
 
 
 class RecordEvaluateForm(ServiceForm):
-    rating = forms.TypedChoiceField(
-        label=_("服务评价"),
-        required=False,
-        coerce=int,
-        empty_value=None,
-        choices=[("", _("暂不评价")), *RecordRating.choices],
-        widget=_select(),
-    )
-    evaluation = forms.CharField(label=_("评语"), required=False, max_length=200, widget=_text())
+    rating = _rating()
+    evaluation = _evaluation()
 
 
 class CertificateFilterForm(forms.Form):
-    status = forms.ChoiceField(
-        label=_("状态"),
-        required=False,
-        choices=[("", _("全部状态")), *CertificateStatus.choices],
-        widget=_select(),
-    )
+    status = choice_filter(_("状态"), CertificateStatus.choices, _("全部状态"))

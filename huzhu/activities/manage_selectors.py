@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
-from huzhu.activities.models import Certificate, RecordStatus, ServiceRecord
+from huzhu.activities.models import Certificate, ServiceRecord
+from huzhu.activities.record_services import certified_records
 from huzhu.activities.services import ORGANISER_KINDS
 from huzhu.common.identity import normalise_text
 from huzhu.orgs.models import Org
@@ -58,16 +59,5 @@ def volunteer_for_signup(*, scope: Scope, volunteer_id: int) -> Volunteer | None
 
 
 def certificate_records(*, certificate: Certificate) -> QuerySet[ServiceRecord]:
-    """The confirmed records an application covers: the volunteer's, recorded by the org or
-    an org under it, within the period (what issuing would freeze)."""
-    return (
-        ServiceRecord.objects.filter(
-            volunteer_id=certificate.volunteer_id,
-            status=RecordStatus.CONFIRMED,
-            org__path__startswith=certificate.org.path,
-            served_on__gte=certificate.period_from,
-            served_on__lte=certificate.period_to,
-        )
-        .select_related("category", "org")
-        .order_by("served_on", "id")
-    )
+    """The confirmed records an application covers (what issuing would freeze)."""
+    return certified_records(certificate).select_related("category", "org")

@@ -11,9 +11,12 @@ Service records and certificates are in ``activities.record_views``.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import segno
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -91,6 +94,44 @@ def refuse(request: HttpRequest, exc: ValidationError | PermissionDenied) -> Non
     messages.error(request, refusal(exc))
 
 
+@contextmanager
+def refusal_shown(request: HttpRequest) -> Iterator[None]:
+    """Run the block (a service call, then what follows its success); a service's refusal
+    ends the block and is shown as an error message."""
+    try:
+        yield
+    except (ValidationError, PermissionDenied) as exc:
+        refuse(request, exc)
+
+
+@contextmanager
+def refusal_on_form(form: Any) -> Iterator[None]:
+    """Like ``refusal_shown``, but the refusal goes onto the form: a rule next to the field
+    it names, a missing permission above the fields."""
+    try:
+        yield
+    except PermissionDenied as exc:
+        form.add_error(None, refusal(exc))
+    except ValidationError as exc:
+        form.add_service_errors(exc)
+
+
+def render_form(
+    request: HttpRequest, template: str, context: dict[str, Any], form: forms.Form
+) -> HttpResponse:
+    """A form page: 400 when the form was sent back with errors, else 200."""
+    status = INVALID if form.is_bound and form.errors else 200
+    return render(request, template, context, status=status)
+
+
+def posted_reason(request: HttpRequest) -> str:
+    """The optional reason posted with a button ("" when missing or invalid: the service
+    says whether it needs one)."""
+    form = ReasonForm(request.POST)
+    form.is_valid()
+    return form.cleaned_data.get("reason") or ""
+
+
 def _name(signup: Signup) -> str:
     return signup.volunteer.person.name
 
@@ -132,16 +173,13 @@ def activity_create(request: HttpRequest) -> HttpResponse:
     require_perm(scope, Perm.ACTIVITY_MANAGE)
     form = ActivityForm(request.POST or None, scope=scope)
     if request.method == "POST" and form.is_valid():
-        try:
+        with refusal_on_form(form):
             activity = services.activity_create(
                 actor=request.user,
                 scope=scope,
                 org=form.cleaned_data["org"],
                 data=form.activity_input(),
             )
-        except (ValidationError, PermissionDenied) as exc:
-            form_refusal(form, exc)
-        else:
             messages.success(
                 request,
                 _("已创建活动“%(title)s”，请添加班次后发布。") % {"title": activity.title},
@@ -159,23 +197,13 @@ def activity_edit(request: HttpRequest, activity_id: int) -> HttpResponse:
     require_manage(scope, activity)
     form = ActivityForm(request.POST or None, scope=scope, activity=activity)
     if request.method == "POST" and form.is_valid():
-        try:
+        with refusal_on_form(form):
             services.activity_update(
                 actor=request.user, scope=scope, activity=activity, data=form.activity_input()
             )
-        except (ValidationError, PermissionDenied) as exc:
-            form_refusal(form, exc)
-        else:
             messages.success(request, _("已保存活动“%(title)s”。") % {"title": activity.title})
             return redirect("activities:manage_detail", activity_id=activity.pk)
     return _render_activity_form(request, form, activity)
-
-
-def form_refusal(form: Any, exc: ValidationError | PermissionDenied) -> None:
-    if isinstance(exc, PermissionDenied):
-        form.add_error(None, refusal(exc))
-    else:
-        form.add_service_errors(exc)
 
 
 def _render_activity_form(
@@ -186,8 +214,7 @@ def _render_activity_form(
         "activity": activity,
         "has_orgs": activity is not None or form.fields["org"].queryset.exists(),
     }
-    status = INVALID if form.is_bound and form.errors else 200
-    return render(request, "activities/manage/form.html", context, status=status)
+    return render_form(request, "activities/manage/form.html", context, form)
 
 
 # --- an activity's overview ---------------------------------------------------------------
@@ -256,7 +283,7 @@ def set_status(request: HttpRequest, activity_id: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("请选择要变更的状态。"))
         return redirect("activities:manage_detail", activity_id=activity.pk)
-    try:
+    with refusal_shown(request):
         services.activity_set_status(
             actor=request.user,
             scope=scope,
@@ -264,9 +291,6 @@ def set_status(request: HttpRequest, activity_id: int) -> HttpResponse:
             status=form.cleaned_data["status"],
             reason=form.cleaned_data["reason"],
         )
-    except (ValidationError, PermissionDenied) as exc:
-        refuse(request, exc)
-    else:
         messages.success(
             request,
             _("活动“%(title)s”已变更为“%(status)s”。")
@@ -282,13 +306,10 @@ def beneficiaries(request: HttpRequest, activity_id: int) -> HttpResponse:
     activity = selectors.activity_get_managed(scope=scope, activity_id=activity_id)
     form = BeneficiaryForm(request.POST)
     if form.is_valid():
-        try:
+        with refusal_on_form(form):
             services.activity_record_beneficiaries(
                 actor=request.user, scope=scope, activity=activity, count=form.cleaned_data["count"]
             )
-        except (ValidationError, PermissionDenied) as exc:
-            form_refusal(form, exc)
-        else:
             messages.success(
                 request,
                 _("已登记服务对象 %(n)d 人次。") % {"n": activity.beneficiary_count},
@@ -305,13 +326,10 @@ def shift_add(request: HttpRequest, activity_id: int) -> HttpResponse:
     activity = selectors.activity_get_managed(scope=scope, activity_id=activity_id)
     form = ShiftForm(request.POST)
     if form.is_valid():
-        try:
+        with refusal_on_form(form):
             shift = services.shift_add(
                 actor=request.user, scope=scope, activity=activity, data=form.shift_input()
             )
-        except (ValidationError, PermissionDenied) as exc:
-            form_refusal(form, exc)
-        else:
             messages.success(
                 request,
                 _("已添加班次 %(time)s，名额 %(n)d。")
@@ -391,7 +409,7 @@ def signup_decide(request: HttpRequest, signup_id: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("请选择通过或不通过。"))
         return to_board(signup)
-    try:
+    with refusal_shown(request):
         decided = services.signup_decide(
             actor=request.user,
             scope=scope,
@@ -399,9 +417,6 @@ def signup_decide(request: HttpRequest, signup_id: int) -> HttpResponse:
             approve=form.cleaned_data["decision"] == "approve",
             reason=form.cleaned_data["reason"],
         )
-    except (ValidationError, PermissionDenied) as exc:
-        refuse(request, exc)
-    else:
         messages.success(
             request,
             _("%(name)s 的报名：%(status)s。")
@@ -422,7 +437,7 @@ def organiser_check(request: HttpRequest, signup_id: int) -> HttpResponse:
         return to_board(signup)
     checking_in = form.cleaned_data["direction"] == "in"
     action = services.check_in if checking_in else services.check_out
-    try:
+    with refusal_shown(request):
         done = action(
             actor=request.user,
             volunteer_id=signup.volunteer_id,
@@ -430,9 +445,6 @@ def organiser_check(request: HttpRequest, signup_id: int) -> HttpResponse:
             credential=services.Credential(method=CheckMethod.ORGANISER),
             scope=scope,
         )
-    except (ValidationError, PermissionDenied) as exc:
-        refuse(request, exc)
-    else:
         at = done.checked_in_at if checking_in else done.checked_out_at
         text = (
             _("已为 %(name)s 代签到（%(time)s）。")
@@ -456,7 +468,7 @@ def attendance_correct(request: HttpRequest, signup_id: int) -> HttpResponse:
     initial = {"checked_in_at": signup.checked_in_at, "checked_out_at": signup.checked_out_at}
     form = AttendanceCorrectForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        try:
+        with refusal_on_form(form):
             services.attendance_correct(
                 actor=request.user,
                 scope=scope,
@@ -465,9 +477,6 @@ def attendance_correct(request: HttpRequest, signup_id: int) -> HttpResponse:
                 checked_out_at=form.cleaned_data["checked_out_at"],
                 reason=form.cleaned_data["reason"],
             )
-        except (ValidationError, PermissionDenied) as exc:
-            form_refusal(form, exc)
-        else:
             messages.success(request, _("已更正 %(name)s 的签到时间。") % {"name": _name(signup)})
             return to_board(signup)
     context = {
@@ -476,8 +485,7 @@ def attendance_correct(request: HttpRequest, signup_id: int) -> HttpResponse:
         "form": form,
         "corrections": list(signup.corrections.select_related("actor")),
     }
-    status = INVALID if form.is_bound and form.errors else 200
-    return render(request, "activities/manage/attendance_correct.html", context, status=status)
+    return render_form(request, "activities/manage/attendance_correct.html", context, form)
 
 
 @require_POST
@@ -485,18 +493,10 @@ def attendance_correct(request: HttpRequest, signup_id: int) -> HttpResponse:
 def signup_remove(request: HttpRequest, signup_id: int) -> HttpResponse:
     scope = request_scope(request)
     signup = selectors.signup_get_managed(scope=scope, signup_id=signup_id)
-    form = ReasonForm(request.POST)
-    form.is_valid()
-    try:
+    with refusal_shown(request):
         services.signup_withdraw(
-            actor=request.user,
-            signup=signup,
-            scope=scope,
-            reason=form.cleaned_data.get("reason") or "",
+            actor=request.user, signup=signup, scope=scope, reason=posted_reason(request)
         )
-    except (ValidationError, PermissionDenied) as exc:
-        refuse(request, exc)
-    else:
         messages.success(request, _("已将 %(name)s 移出该班次。") % {"name": _name(signup)})
     return to_board(signup)
 
@@ -516,13 +516,10 @@ def organiser_signup(request: HttpRequest, shift_id: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         volunteer, candidates = _chosen_volunteer(scope, form)
         if volunteer is not None:
-            try:
+            with refusal_on_form(form):
                 signup = services.signup_create(
                     actor=request.user, volunteer=volunteer, shift_id=shift.pk, scope=scope
                 )
-            except (ValidationError, PermissionDenied) as exc:
-                form_refusal(form, exc)
-            else:
                 messages.success(
                     request,
                     _("已为 %(name)s（%(number)s）报名：%(status)s。")
@@ -535,8 +532,7 @@ def organiser_signup(request: HttpRequest, shift_id: int) -> HttpResponse:
                 return to_board(shift)
     forget_full_number(form, "q")
     context = {"shift": shift, "form": form, "candidates": candidates}
-    status = INVALID if form.is_bound and form.errors else 200
-    return render(request, "activities/manage/organiser_signup.html", context, status=status)
+    return render_form(request, "activities/manage/organiser_signup.html", context, form)
 
 
 def _chosen_volunteer(scope: Scope, form: OrganiserSignupForm) -> tuple[Any, list]:
@@ -571,18 +567,14 @@ def shift_edit(request: HttpRequest, shift_id: int) -> HttpResponse:
     require_manage(scope, shift.activity)
     form = ShiftForm(request.POST or None, shift=shift)
     if request.method == "POST" and form.is_valid():
-        try:
+        with refusal_on_form(form):
             services.shift_update(
                 actor=request.user, scope=scope, shift=shift, data=form.shift_input()
             )
-        except (ValidationError, PermissionDenied) as exc:
-            form_refusal(form, exc)
-        else:
             messages.success(request, _("已保存班次。"))
             return to_board(shift)
-    status = INVALID if form.is_bound and form.errors else 200
     context = {"shift": shift, "activity": shift.activity, "form": form}
-    return render(request, "activities/manage/shift_form.html", context, status=status)
+    return render_form(request, "activities/manage/shift_form.html", context, form)
 
 
 @require_POST
@@ -590,15 +582,10 @@ def shift_edit(request: HttpRequest, shift_id: int) -> HttpResponse:
 def shift_cancel(request: HttpRequest, shift_id: int) -> HttpResponse:
     scope = request_scope(request)
     shift = selectors.shift_get_managed(scope=scope, shift_id=shift_id)
-    form = ReasonForm(request.POST)
-    form.is_valid()
-    try:
+    with refusal_shown(request):
         services.shift_cancel(
-            actor=request.user, scope=scope, shift=shift, reason=form.cleaned_data.get("reason", "")
+            actor=request.user, scope=scope, shift=shift, reason=posted_reason(request)
         )
-    except (ValidationError, PermissionDenied) as exc:
-        refuse(request, exc)
-    else:
         messages.success(request, _("已取消该班次，报名的志愿者会收到通知。"))
     return to_board(shift)
 

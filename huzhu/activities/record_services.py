@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -74,7 +74,7 @@ def round_minutes(minutes: float, unit: int, mode: str) -> int:
     return int(whole * unit)
 
 
-def credited_minutes(shift: Shift, activity: Activity, signup: Signup) -> int:
+def credited_minutes(shift: Shift, activity: Activity, signup: Signup | CheckTimes) -> int:
     """Minutes between check-in and check-out that fall inside the shift, rounded.
     Arriving early, staying late and travel are not service time; rounding up never credits
     more than the shift lasts."""
@@ -141,7 +141,7 @@ class ShiftRecordsResult:
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
-class _CheckTimes(NamedTuple):
+class CheckTimes(NamedTuple):
     """The two times of a sign-up that ``credited_minutes`` reads."""
 
     checked_in_at: dt.datetime | None
@@ -207,8 +207,8 @@ def _attendance_credits(shift: Shift) -> tuple[list[Credited], list[tuple[str, s
         if checked_out_at is None:
             skipped.append((name, _("已签到未签退，请先更正签退时间")))
             continue
-        times = _CheckTimes(checked_in_at, checked_out_at)
-        minutes = credited_minutes(shift, activity, times)  # type: ignore[arg-type]
+        times = CheckTimes(checked_in_at, checked_out_at)
+        minutes = credited_minutes(shift, activity, times)
         if minutes <= 0:
             skipped.append((name, _("班次内的服务时长不足一个取整单位")))
             continue
@@ -254,15 +254,25 @@ def _write_attendance_records(
     )
 
 
+def _credit_attendance(
+    actor: Any, shift: Shift, status: str, now: dt.datetime
+) -> tuple[Shift, list[Credited], list[tuple[str, str]]]:
+    """Inside a transaction: lock the shift, then write a record of ``status`` for each
+    sign-up that earned time and has none yet (refused past the daily ceiling). Returns the
+    locked shift, the records written and who was skipped (with why)."""
+    shift = Shift.objects.select_for_update().select_related("activity").get(pk=shift.pk)
+    records, skipped = _attendance_credits(shift)
+    _check_day_limits(_additions(records))
+    _write_attendance_records(actor, shift, records, status, now)
+    return shift, records, skipped
+
+
 def shift_records_create(*, actor: Any, scope: Scope, shift: Shift) -> ShiftRecordsResult:
     """Turn the shift's attendance into records 待确认 (idempotent: one record per sign-up)."""
     require(scope, Perm.ACTIVITY_MANAGE, shift.activity.org)
     now = timezone.now()
     with transaction.atomic():
-        shift = Shift.objects.select_for_update().select_related("activity").get(pk=shift.pk)
-        records, skipped = _attendance_credits(shift)
-        _check_day_limits(_additions(records))
-        _write_attendance_records(actor, shift, records, RecordStatus.PENDING, now)
+        shift, records, skipped = _credit_attendance(actor, shift, RecordStatus.PENDING, now)
         shift.records_created_at = now
         shift.save(update_fields=["records_created_at"])
         log_action(actor, "records.create_from_attendance", shift, {"created": len(records)})
@@ -276,10 +286,7 @@ def shift_confirm(*, actor: Any, scope: Scope, shift: Shift) -> ShiftRecordsResu
     require(scope, Perm.ACTIVITY_MANAGE, shift.activity.org)
     now = timezone.now()
     with transaction.atomic():
-        shift = Shift.objects.select_for_update().select_related("activity").get(pk=shift.pk)
-        records, skipped = _attendance_credits(shift)
-        _check_day_limits(_additions(records))
-        _write_attendance_records(actor, shift, records, RecordStatus.CONFIRMED, now)
+        shift, records, skipped = _credit_attendance(actor, shift, RecordStatus.CONFIRMED, now)
         pending = ServiceRecord.objects.filter(shift=shift, status=RecordStatus.PENDING)
         confirmed_ids = list(pending.values_list("pk", flat=True))
         pending.update(
@@ -549,18 +556,20 @@ def record_evaluate(
 # --- certificates ---------------------------------------------------------------------------
 
 
-def _certified_records(certificate: Certificate):
-    return (
-        ServiceRecord.objects.filter(
-            volunteer_id=certificate.volunteer_id,
-            status=RecordStatus.CONFIRMED,
-            org__path__startswith=certificate.org.path,
-            served_on__gte=certificate.period_from,
-            served_on__lte=certificate.period_to,
-        )
-        .select_related("category", "activity")
-        .order_by("served_on", "id")
-    )
+def certified_records(certificate: Certificate) -> QuerySet[ServiceRecord]:
+    """The confirmed records a certificate covers: the volunteer's, recorded by its org or
+    an org under it, within its period; by date."""
+    return ServiceRecord.objects.filter(
+        volunteer_id=certificate.volunteer_id,
+        status=RecordStatus.CONFIRMED,
+        org__path__startswith=certificate.org.path,
+        served_on__gte=certificate.period_from,
+        served_on__lte=certificate.period_to,
+    ).order_by("served_on", "id")
+
+
+def _certified_records(certificate: Certificate) -> QuerySet[ServiceRecord]:
+    return certified_records(certificate).select_related("category", "activity")
 
 
 def certificate_orgs(volunteer: Volunteer) -> list[Org]:
@@ -688,42 +697,73 @@ def require_certify(scope: Scope, org: Org) -> None:
         raise PermissionDenied(_("没有为该单位开具志愿服务证明的权限。"))
 
 
+def _certificate_decide(
+    *,
+    actor: Any,
+    scope: Scope,
+    certificate: Certificate,
+    reason: str,
+    no_reason: str,
+    from_status: str,
+    wrong_status: str,
+    to_status: str,
+    action: str,
+    stamp: str | None = None,
+) -> Certificate:
+    """A decision that needs a reason: move the certificate ``from_status`` → ``to_status``
+    (``stamp``, if given, is the time field set to now), log ``action`` and tell the
+    volunteer. ``no_reason`` and ``wrong_status`` are the refusals' messages."""
+    require_certify(scope, certificate.org)
+    if not reason.strip():
+        raise ValidationError({"reason": [no_reason]})
+    with transaction.atomic():
+        certificate = Certificate.objects.select_for_update().get(pk=certificate.pk)
+        if certificate.status != from_status:
+            raise ValidationError(wrong_status)
+        certificate.status = to_status
+        certificate.decision_reason = reason.strip()[:200]
+        fields = ["status", "decision_reason"]
+        if stamp is not None:
+            setattr(certificate, stamp, timezone.now())
+            fields.append(stamp)
+        certificate.save(update_fields=fields)
+        log_action(actor, action, certificate, {"reason": reason})
+        notifications.certificate_decided(certificate=certificate)
+    return certificate
+
+
 def certificate_reject(
     *, actor: Any, scope: Scope, certificate: Certificate, reason: str
 ) -> Certificate:
-    require_certify(scope, certificate.org)
-    if not reason.strip():
-        raise ValidationError({"reason": [_("请说明不予开具的原因。")]})
-    with transaction.atomic():
-        certificate = Certificate.objects.select_for_update().get(pk=certificate.pk)
-        if certificate.status != CertificateStatus.APPLIED:
-            raise ValidationError(_("该证明不是待开具状态。"))
-        certificate.status = CertificateStatus.REJECTED
-        certificate.decision_reason = reason.strip()[:200]
-        certificate.save(update_fields=["status", "decision_reason"])
-        log_action(actor, "certificate.reject", certificate, {"reason": reason})
-        notifications.certificate_decided(certificate=certificate)
-    return certificate
+    return _certificate_decide(
+        actor=actor,
+        scope=scope,
+        certificate=certificate,
+        reason=reason,
+        no_reason=_("请说明不予开具的原因。"),
+        from_status=CertificateStatus.APPLIED,
+        wrong_status=_("该证明不是待开具状态。"),
+        to_status=CertificateStatus.REJECTED,
+        action="certificate.reject",
+    )
 
 
 def certificate_revoke(
     *, actor: Any, scope: Scope, certificate: Certificate, reason: str
 ) -> Certificate:
     """撤销: the verification page shows the revocation from now on."""
-    require_certify(scope, certificate.org)
-    if not reason.strip():
-        raise ValidationError({"reason": [_("请说明撤销原因。")]})
-    with transaction.atomic():
-        certificate = Certificate.objects.select_for_update().get(pk=certificate.pk)
-        if certificate.status != CertificateStatus.ISSUED:
-            raise ValidationError(_("只能撤销已开具的证明。"))
-        certificate.status = CertificateStatus.REVOKED
-        certificate.decision_reason = reason.strip()[:200]
-        certificate.revoked_at = timezone.now()
-        certificate.save(update_fields=["status", "decision_reason", "revoked_at"])
-        log_action(actor, "certificate.revoke", certificate, {"reason": reason})
-        notifications.certificate_decided(certificate=certificate)
-    return certificate
+    return _certificate_decide(
+        actor=actor,
+        scope=scope,
+        certificate=certificate,
+        reason=reason,
+        no_reason=_("请说明撤销原因。"),
+        from_status=CertificateStatus.ISSUED,
+        wrong_status=_("只能撤销已开具的证明。"),
+        to_status=CertificateStatus.REVOKED,
+        action="certificate.revoke",
+        stamp="revoked_at",
+    )
 
 
 def certificate_download_logged(*, actor: Any, certificate: Certificate) -> None:

@@ -8,6 +8,7 @@ refusal is shown and changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -30,13 +31,17 @@ from huzhu.activities.manage_forms import (
     RecordEvaluateForm,
     RecordFilterForm,
     RecordsConfirmForm,
+    ServiceForm,
     forget_full_number,
 )
 from huzhu.activities.manage_selectors import certificate_records
 from huzhu.activities.manage_views import (
     INVALID,
-    form_refusal,
+    posted_reason,
+    refusal_on_form,
+    refusal_shown,
     refuse,
+    render_form,
     request_scope,
     require_perm,
     to_board,
@@ -74,11 +79,8 @@ def shift_records(request: HttpRequest, shift_id: int) -> HttpResponse:
     """生成服务记录（待确认）from the shift's attendance."""
     scope = request_scope(request)
     shift = selectors.shift_get_managed(scope=scope, shift_id=shift_id)
-    try:
+    with refusal_shown(request):
         result = record_services.shift_records_create(actor=request.user, scope=scope, shift=shift)
-    except (ValidationError, PermissionDenied) as exc:
-        refuse(request, exc)
-    else:
         messages.success(request, _("已生成 %(n)d 条待确认的服务记录。") % {"n": result.created})
         _report_skipped(request, result)
     return to_board(shift)
@@ -143,13 +145,10 @@ def records_confirm(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "；".join(form.errors.get("record_ids", [])))
     else:
-        try:
+        with refusal_shown(request):
             count = record_services.records_confirm(
                 actor=request.user, scope=scope, record_ids=form.cleaned_data["record_ids"]
             )
-        except (ValidationError, PermissionDenied) as exc:
-            refuse(request, exc)
-        else:
             messages.success(request, _("已确认 %(n)d 条服务记录。") % {"n": count})
     return redirect(f"{reverse('activities:records')}?tab=pending")
 
@@ -165,7 +164,7 @@ def record_enter(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         volunteer = _volunteer_by_number(scope, form)
         if volunteer is not None:
-            try:
+            with refusal_on_form(form):
                 record = record_services.record_enter(
                     actor=request.user,
                     scope=scope,
@@ -174,9 +173,6 @@ def record_enter(request: HttpRequest) -> HttpResponse:
                     data=form.record_input(),
                     confirm=form.cleaned_data["confirm"],
                 )
-            except (ValidationError, PermissionDenied) as exc:
-                form_refusal(form, exc)
-            else:
                 messages.success(
                     request,
                     _("已为 %(name)s 录入服务记录 %(hours)s 小时（%(status)s）。")
@@ -188,8 +184,7 @@ def record_enter(request: HttpRequest) -> HttpResponse:
                 )
                 return redirect("activities:record_detail", record_id=record.pk)
     forget_full_number(form, "number")
-    status = INVALID if form.is_bound and form.errors else 200
-    return render(request, "activities/manage/record_enter.html", {"form": form}, status=status)
+    return render_form(request, "activities/manage/record_enter.html", {"form": form}, form)
 
 
 def _volunteer_by_number(scope: Any, form: RecordEnterForm) -> Any:
@@ -248,14 +243,25 @@ def record_detail(request: HttpRequest, record_id: int) -> HttpResponse:
     return render(request, "activities/manage/record_detail.html", _record_context(request, record))
 
 
-def _record_done(request: HttpRequest, record: ServiceRecord, text: str) -> HttpResponse:
-    messages.success(request, text)
-    return redirect("activities:record_detail", record_id=record.pk)
-
-
-def _record_invalid(request: HttpRequest, record: ServiceRecord, **forms: Any) -> HttpResponse:
+def _record_change(
+    request: HttpRequest,
+    record: ServiceRecord,
+    form: ServiceForm,
+    form_name: str,
+    change: Callable[..., Any],
+    values: Callable[[], dict[str, Any]],
+    done: str,
+) -> HttpResponse:
+    """A form posted from the record page: ``change(…, **values())`` once the form is valid,
+    then back to the record; an invalid form or a refusal shows the page again (400) with
+    the form (``form_name`` in the page) and its errors."""
+    if form.is_valid():
+        with refusal_on_form(form):
+            change(actor=request.user, scope=request_scope(request), record=record, **values())
+            messages.success(request, done)
+            return redirect("activities:record_detail", record_id=record.pk)
     record.refresh_from_db()
-    context = _record_context(request, record, **forms)
+    context = _record_context(request, record, **{form_name: form})
     return render(request, "activities/manage/record_detail.html", context, status=INVALID)
 
 
@@ -264,19 +270,15 @@ def _record_invalid(request: HttpRequest, record: ServiceRecord, **forms: Any) -
 def record_reject(request: HttpRequest, record_id: int) -> HttpResponse:
     record = _record(request, record_id)
     form = ReasonForm(request.POST)
-    if form.is_valid():
-        try:
-            record_services.record_reject(
-                actor=request.user,
-                scope=request_scope(request),
-                record=record,
-                reason=form.cleaned_data["reason"],
-            )
-        except (ValidationError, PermissionDenied) as exc:
-            form_refusal(form, exc)
-        else:
-            return _record_done(request, record, _("已退回该服务记录。"))
-    return _record_invalid(request, record, reject_form=form)
+    return _record_change(
+        request,
+        record,
+        form,
+        "reject_form",
+        record_services.record_reject,
+        lambda: {"reason": form.cleaned_data["reason"]},
+        _("已退回该服务记录。"),
+    )
 
 
 @require_POST
@@ -284,20 +286,15 @@ def record_reject(request: HttpRequest, record_id: int) -> HttpResponse:
 def record_correct(request: HttpRequest, record_id: int) -> HttpResponse:
     record = _record(request, record_id)
     form = RecordCorrectForm(request.POST, record=record)
-    if form.is_valid():
-        try:
-            record_services.record_correct(
-                actor=request.user,
-                scope=request_scope(request),
-                record=record,
-                reason=form.cleaned_data["reason"],
-                **form.changes(),
-            )
-        except (ValidationError, PermissionDenied) as exc:
-            form_refusal(form, exc)
-        else:
-            return _record_done(request, record, _("已更正该服务记录，原记录已保留。"))
-    return _record_invalid(request, record, correct_form=form)
+    return _record_change(
+        request,
+        record,
+        form,
+        "correct_form",
+        record_services.record_correct,
+        lambda: {"reason": form.cleaned_data["reason"], **form.changes()},
+        _("已更正该服务记录，原记录已保留。"),
+    )
 
 
 @require_POST
@@ -305,20 +302,18 @@ def record_correct(request: HttpRequest, record_id: int) -> HttpResponse:
 def record_evaluate(request: HttpRequest, record_id: int) -> HttpResponse:
     record = _record(request, record_id)
     form = RecordEvaluateForm(request.POST)
-    if form.is_valid():
-        try:
-            record_services.record_evaluate(
-                actor=request.user,
-                scope=request_scope(request),
-                record=record,
-                rating=form.cleaned_data["rating"],
-                evaluation=form.cleaned_data["evaluation"],
-            )
-        except (ValidationError, PermissionDenied) as exc:
-            form_refusal(form, exc)
-        else:
-            return _record_done(request, record, _("已保存服务评价。"))
-    return _record_invalid(request, record, evaluate_form=form)
+    return _record_change(
+        request,
+        record,
+        form,
+        "evaluate_form",
+        record_services.record_evaluate,
+        lambda: {
+            "rating": form.cleaned_data["rating"],
+            "evaluation": form.cleaned_data["evaluation"],
+        },
+        _("已保存服务评价。"),
+    )
 
 
 # --- certificates ---------------------------------------------------------------------------
@@ -387,21 +382,9 @@ def _certificate_action(
     request: HttpRequest, certificate_id: int, action: Any, done: str, with_reason: bool
 ) -> HttpResponse:
     certificate = _certificate(request, certificate_id)
-    extra: dict[str, Any] = {}
-    if with_reason:
-        form = ReasonForm(request.POST)
-        form.is_valid()
-        extra["reason"] = form.cleaned_data.get("reason") or ""
-    try:
-        action(
-            actor=request.user,
-            scope=request_scope(request),
-            certificate=certificate,
-            **extra,
-        )
-    except (ValidationError, PermissionDenied) as exc:
-        refuse(request, exc)
-    else:
+    extra = {"reason": posted_reason(request)} if with_reason else {}
+    with refusal_shown(request):
+        action(actor=request.user, scope=request_scope(request), certificate=certificate, **extra)
         messages.success(request, done)
     return redirect("activities:certificate_detail", certificate_id=certificate.pk)
 

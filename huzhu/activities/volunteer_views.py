@@ -9,6 +9,8 @@ volunteer registration sees a friendly page (GET) or a 404 (POST and object rout
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -88,6 +90,29 @@ def _not_volunteer(request: HttpRequest) -> HttpResponse:
         "activities/me/not_volunteer.html",
         {"volunteer": _volunteer(request), "can_manage": scope.can(Perm.ACTIVITY_MANAGE)},
     )
+
+
+def volunteer_page(
+    registered: bool = False,
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """A page of the signed-in volunteer, who is passed to the view after the request.
+    Without a volunteer registration (with ``registered``: an approved one) a GET shows the
+    not-a-volunteer page and a POST is a 404."""
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def page(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            try:
+                volunteer = _volunteer_or_404(request, registered)
+            except Http404:
+                if request.method == "POST":
+                    raise
+                return _not_volunteer(request)
+            return view(request, volunteer, *args, **kwargs)
+
+        return page
+
+    return decorate
 
 
 def _error_text(exc: ValidationError | PermissionDenied) -> str:
@@ -178,12 +203,10 @@ def _attend(request: HttpRequest, signup: Signup, credential: Credential, action
 
 @require_safe
 @login_required
-def browse(request: HttpRequest) -> HttpResponse:
+@volunteer_page(registered=True)
+def browse(request: HttpRequest, volunteer: Volunteer) -> HttpResponse:
     """Open activities for the volunteer, with search and category filters."""
     scope = _scope(request)
-    volunteer = _volunteer(request)
-    if volunteer is None or volunteer.status != VolunteerStatus.REGISTERED:
-        return _not_volunteer(request)
     form = BrowseFilterForm(request.GET or None)
     activities = selectors.activities_open(volunteer=volunteer, **form.filters())
     page = Paginator(activities, PAGE_SIZE).get_page(request.GET.get("page"))
@@ -332,10 +355,8 @@ def _feed_urls(volunteer: Volunteer) -> tuple[str, str]:
 
 @require_safe
 @login_required
-def my_shifts(request: HttpRequest) -> HttpResponse:
-    volunteer = _volunteer(request)
-    if volunteer is None:
-        return _not_volunteer(request)
+@volunteer_page()
+def my_shifts(request: HttpRequest, volunteer: Volunteer) -> HttpResponse:
     today = timezone.localdate()
     upcoming = list(selectors.my_signups(volunteer=volunteer))
     for item in upcoming:
@@ -383,14 +404,10 @@ def ical_feed(request: HttpRequest, feed_token: str) -> HttpResponse:
 @require_http_methods(GET_OR_POST)
 @login_required
 @never_cache
-def scan(request: HttpRequest) -> HttpResponse:
+@volunteer_page()
+def scan(request: HttpRequest, volunteer: Volunteer) -> HttpResponse:
     """What the organiser's rotating QR code opens: ?s=<shift>&t=<token>. One big button,
     签到 or 签退; the POST carries the token and, when the phone gives it, the location."""
-    volunteer = _volunteer(request)
-    if volunteer is None:
-        if request.method == "POST":
-            raise Http404
-        return _not_volunteer(request)
     data = request.POST if request.method == "POST" else request.GET
     shift_id = _int(data.get("s"))
     token = (data.get("t") or "").strip()[:64]
@@ -446,13 +463,9 @@ def _today_signups(volunteer: Volunteer) -> list[Signup]:
 @require_http_methods(GET_OR_POST)
 @login_required
 @never_cache
-def checkin_code(request: HttpRequest) -> HttpResponse:
+@volunteer_page()
+def checkin_code(request: HttpRequest, volunteer: Volunteer) -> HttpResponse:
     """签到码: for phones without a camera, the six digits the organiser shows."""
-    volunteer = _volunteer(request)
-    if volunteer is None:
-        if request.method == "POST":
-            raise Http404
-        return _not_volunteer(request)
     rows = _today_signups(volunteer)
     failed: CodeCheckinForm | None = None
     if request.method == "POST":
@@ -512,11 +525,9 @@ def _year_grid(summary: selectors.MyHours) -> tuple[list[str], list[dict[str, An
 
 @require_safe
 @login_required
-def my_hours(request: HttpRequest) -> HttpResponse:
+@volunteer_page()
+def my_hours(request: HttpRequest, volunteer: Volunteer) -> HttpResponse:
     """我的时长: totals, by year and category, and the records with their status."""
-    volunteer = _volunteer(request)
-    if volunteer is None:
-        return _not_volunteer(request)
     summary = selectors.my_hours(volunteer=volunteer)
     years = [year for year, _hours in summary.by_year]
     year = _int(request.GET.get("year"))
@@ -543,13 +554,9 @@ def my_hours(request: HttpRequest) -> HttpResponse:
 @require_http_methods(GET_OR_POST)
 @login_required
 @never_cache
-def declare(request: HttpRequest) -> HttpResponse:
+@volunteer_page(registered=True)
+def declare(request: HttpRequest, volunteer: Volunteer) -> HttpResponse:
     """申报服务时长: work done outside activities, confirmed later by the chosen org."""
-    volunteer = _volunteer(request)
-    if volunteer is None or volunteer.status != VolunteerStatus.REGISTERED:
-        if request.method == "POST":
-            raise Http404
-        return _not_volunteer(request)
     orgs = record_services.declarable_orgs(volunteer)
     form = DeclareForm(request.POST or None, orgs=orgs)
     if request.method == "POST" and form.is_valid():
@@ -582,13 +589,9 @@ def declare(request: HttpRequest) -> HttpResponse:
 @require_http_methods(GET_OR_POST)
 @login_required
 @never_cache
-def my_certificates(request: HttpRequest) -> HttpResponse:
+@volunteer_page()
+def my_certificates(request: HttpRequest, volunteer: Volunteer) -> HttpResponse:
     """我的证明: applications with their status, the apply form, downloads."""
-    volunteer = _volunteer(request)
-    if volunteer is None:
-        if request.method == "POST":
-            raise Http404
-        return _not_volunteer(request)
     orgs = record_services.certificate_orgs(volunteer)
     form = CertificateApplyForm(request.POST or None, orgs=orgs)
     if request.method == "POST" and form.is_valid():

@@ -49,3 +49,9 @@ class FieldErrorOut(Schema):
 
 class ValidationErrorOut(Schema):
     detail: list[FieldErrorOut]
+
+
+# An item of a list by id and name: an org, a classification item.
+class NamedOut(Schema):
+    id: int
+    name: str

@@ -17,9 +17,11 @@ from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
+from huzhu.api.helpers import active_items, by_sort_order, missing_as_invalid, user_name
 from huzhu.api.pagination import Pagination
 from huzhu.api.types import (
     ErrorOut,
+    NamedOut,
     ObjectId,
     Text20,
     Text30,
@@ -66,11 +68,6 @@ ReviewStatus = Literal["registered", "rejected", "suspended", "cancelled"]
 
 
 # --- output -------------------------------------------------------------------------------
-
-
-class NamedOut(Schema):
-    id: int
-    name: str
 
 
 class SkillOut(NamedOut):
@@ -154,15 +151,15 @@ class VolunteerOut(Schema):
 
     @staticmethod
     def resolve_skills(obj: Volunteer) -> list[Skill]:
-        return sorted(obj.skills.all(), key=lambda s: (s.sort_order, s.pk))
+        return by_sort_order(obj.skills.all())
 
     @staticmethod
     def resolve_categories(obj: Volunteer) -> list[ServiceCategory]:
-        return sorted(obj.categories.all(), key=lambda c: (c.sort_order, c.pk))
+        return by_sort_order(obj.categories.all())
 
     @staticmethod
     def resolve_served_groups(obj: Volunteer) -> list[ServedGroup]:
-        return sorted(obj.served_groups.all(), key=lambda g: (g.sort_order, g.pk))
+        return by_sort_order(obj.served_groups.all())
 
     @staticmethod
     def resolve_availability(obj: Volunteer) -> list[str]:
@@ -178,10 +175,7 @@ class VolunteerOut(Schema):
 
     @staticmethod
     def resolve_approved_by(obj: Volunteer) -> str | None:
-        user = obj.approved_by
-        if user is None:
-            return None
-        return user.get_full_name() or user.get_username()
+        return user_name(obj.approved_by)
 
 
 class VolunteerCreatedOut(VolunteerOut):
@@ -304,34 +298,24 @@ def _visible(request: HttpRequest, volunteer_id: int) -> Volunteer:
 
 
 def _residence(request: HttpRequest, org_id: int) -> Org:
-    try:
+    with missing_as_invalid("org_id", _("请选择您有权登记的社区或网格")):
         return org_get(scope=request.scope, org_id=org_id)
-    except Http404 as exc:
-        raise ValidationError({"org_id": _("请选择您有权登记的社区或网格")}) from exc
-
-
-def _active(model: type[Model], ids: list[int], field: str, message: str) -> list[Any]:
-    wanted = set(ids)
-    if not wanted:
-        return []
-    found = list(model.objects.filter(pk__in=wanted, is_active=True))
-    missing = wanted - {o.pk for o in found}
-    if missing:
-        raise ValidationError({field: message % {"ids": ", ".join(map(str, sorted(missing)))}})
-    return found
 
 
 def _skills(ids: list[int], names: list[str]) -> list[Skill | str]:
-    found: list[Skill | str] = _active(Skill, ids, "skill_ids", _("技能不存在或已停用：%(ids)s"))
+    message = _("技能不存在或已停用：%(ids)s")
+    found: list[Skill | str] = active_items(Skill, ids, "skill_ids", message)
     return [*found, *(n for n in names if n.strip())]
 
 
 def _categories(ids: list[int]) -> list[ServiceCategory]:
-    return _active(ServiceCategory, ids, "category_ids", _("服务类别不存在或已停用：%(ids)s"))
+    message = _("服务类别不存在或已停用：%(ids)s")
+    return active_items(ServiceCategory, ids, "category_ids", message)
 
 
 def _served_groups(ids: list[int]) -> list[ServedGroup]:
-    return _active(ServedGroup, ids, "served_group_ids", _("服务对象不存在或已停用：%(ids)s"))
+    message = _("服务对象不存在或已停用：%(ids)s")
+    return active_items(ServedGroup, ids, "served_group_ids", message)
 
 
 # --- routes -------------------------------------------------------------------------------

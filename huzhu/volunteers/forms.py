@@ -22,6 +22,7 @@ from huzhu.volunteers.availability import SLOTS, from_mask, slot_label, to_mask
 from huzhu.volunteers.models import PoliticalStatus, Volunteer, VolunteerStatus
 from huzhu.volunteers.selectors import SORTS, VolunteerFilters
 from huzhu.volunteers.services import RegistrationInput
+from huzhu.web.forms import choice_filter, model_filter
 
 SEARCH_HINT = _("请使用姓名、拼音首字母或证件号后四位搜索；志愿者编号和完整号码请用精确查找")
 _TAG_SPLIT = re.compile(r"[,，、;；/\s]+")
@@ -395,44 +396,13 @@ class VolunteerFilterForm(forms.Form):
             }
         ),
     )
-    org = forms.ModelChoiceField(
-        label=_("社区/网格"),
-        queryset=None,
-        required=False,
-        empty_label=_("全部社区/网格"),
-        widget=_select(),
-    )
-    status = forms.ChoiceField(
-        label=_("状态"),
-        required=False,
-        choices=[("", _("全部")), *VolunteerStatus.choices],
-        widget=_select(),
-    )
-    skill = forms.ModelChoiceField(
-        label=_("技能"), queryset=None, required=False, empty_label=_("全部技能"), widget=_select()
-    )
-    category = forms.ModelChoiceField(
-        label=_("服务类别"),
-        queryset=None,
-        required=False,
-        empty_label=_("全部类别"),
-        widget=_select(),
-    )
-    served = forms.ModelChoiceField(
-        label=_("服务对象"),
-        queryset=None,
-        required=False,
-        empty_label=_("全部对象"),
-        widget=_select(),
-    )
+    org = model_filter(_("社区/网格"), _("全部社区/网格"))
+    status = choice_filter(_("状态"), VolunteerStatus.choices, _("全部"))
+    skill = model_filter(_("技能"), _("全部技能"))
+    category = model_filter(_("服务类别"), _("全部类别"))
+    served = model_filter(_("服务对象"), _("全部对象"))
     slot = forms.MultipleChoiceField(label=_("可服务时间"), required=False, widget=_checkboxes())
-    qualification = forms.ModelChoiceField(
-        label=_("有效资格证书"),
-        queryset=None,
-        required=False,
-        empty_label=_("不限"),
-        widget=_select(),
-    )
+    qualification = model_filter(_("有效资格证书"), _("不限"))
     star = forms.TypedChoiceField(
         label=_("星级"),
         required=False,
@@ -441,18 +411,8 @@ class VolunteerFilterForm(forms.Form):
         choices=[("", _("不限"))] + [(str(n), _("%(n)s星及以上") % {"n": n}) for n in range(1, 6)],
         widget=_select(),
     )
-    political = forms.ChoiceField(
-        label=_("政治面貌"),
-        required=False,
-        choices=[("", _("全部")), *PoliticalStatus.choices],
-        widget=_select(),
-    )
-    age = forms.ChoiceField(
-        label=_("年龄段"),
-        required=False,
-        choices=[("", _("全部")), *AGE_BAND_LABELS.items()],
-        widget=_select(),
-    )
+    political = choice_filter(_("政治面貌"), PoliticalStatus.choices, _("全部"))
+    age = choice_filter(_("年龄段"), AGE_BAND_LABELS.items(), _("全部"))
     sort = forms.ChoiceField(
         label=_("排序"),
         required=False,

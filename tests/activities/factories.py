@@ -153,28 +153,56 @@ def local_at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time(hour, minute)))
 
 
+def organiser_check(direction: str, volunteer: Volunteer, shift: Shift, at: dt.datetime):
+    """Check a confirmed volunteer in (``direction`` "in") or out by the organiser at ``at``."""
+    from huzhu.activities.services import Credential, check_in, check_out
+
+    action = check_in if direction == "in" else check_out
+    return action(
+        actor=None,
+        volunteer_id=volunteer.pk,
+        shift_id=shift.pk,
+        credential=Credential(method="organiser"),
+        scope=SYSTEM,
+        now=at,
+    )
+
+
 def attend(
     volunteer: Volunteer, shift: Shift, checked_in_at: dt.datetime, checked_out_at: dt.datetime
 ):
     """Check a confirmed volunteer in and out by the organiser at the given times."""
-    from huzhu.activities.services import Credential, check_in, check_out
+    organiser_check("in", volunteer, shift, checked_in_at)
+    return organiser_check("out", volunteer, shift, checked_out_at)
 
-    organiser = Credential(method="organiser")
-    check_in(
+
+def enter_record(
+    volunteer: Volunteer,
+    org: Org,
+    served_on: dt.date,
+    minutes: int = 120,
+    *,
+    content: str = "陪伴独居老人",
+    place: str = "甲社区",
+    category_name: str = "社区服务",
+    confirm: bool = True,
+):
+    """A service record entered for ``org`` (组织录入), confirmed at once unless told not."""
+    from huzhu.activities.record_services import RecordInput, record_enter
+
+    return record_enter(
         actor=None,
-        volunteer_id=volunteer.pk,
-        shift_id=shift.pk,
-        credential=organiser,
         scope=SYSTEM,
-        now=checked_in_at,
-    )
-    return check_out(
-        actor=None,
-        volunteer_id=volunteer.pk,
-        shift_id=shift.pk,
-        credential=organiser,
-        scope=SYSTEM,
-        now=checked_out_at,
+        volunteer=volunteer,
+        org=org,
+        data=RecordInput(
+            served_on=served_on,
+            minutes=minutes,
+            content=content,
+            place=place,
+            category=category(category_name),
+        ),
+        confirm=confirm,
     )
 
 

@@ -4,7 +4,6 @@ organiser and by the volunteer's mini-program (QR token or code), scope and mask
 import datetime as dt
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -21,53 +20,30 @@ from huzhu.activities.models import (
     Signup,
     SignupStatus,
 )
-from huzhu.activities.services import Credential, check_in, check_out, signup_create
-from huzhu.api.services import api_token_create
+from huzhu.activities.services import signup_create
 from huzhu.common.models import AuditEntry
 from huzhu.orgs.roles import Role
 from huzhu.volunteers.models import QualificationType, ServedGroup, ServiceCategory, Skill
 from huzhu.volunteers.services import RegistrationInput, volunteer_register
-from tests.activities.factories import SYSTEM, first_shift, make_activity, make_volunteer
+from tests.activities.clients import (
+    MISSING,
+    URL,
+    errors,
+    patch,
+    post,
+    token_client,
+    volunteer_client,
+)
+from tests.activities.factories import (
+    SYSTEM,
+    first_shift,
+    make_activity,
+    make_volunteer,
+    organiser_check,
+)
 from tests.factories import UserFactory, grant, make_id_number, make_person
 
 pytestmark = pytest.mark.django_db
-
-URL = "/api/v1/activities"
-MISSING = {"detail": "未找到"}
-User = get_user_model()
-
-
-def token_client(user) -> Client:
-    _, raw = api_token_create(actor=None, user=user, name="tests")
-    return Client(headers={"Authorization": f"Bearer {raw}"})
-
-
-@pytest.fixture
-def client_a(city) -> Client:
-    return token_client(city.worker_a)
-
-
-@pytest.fixture
-def client_b(city) -> Client:
-    return token_client(city.worker_b)
-
-
-def volunteer_client(org, name: str, username: str, **kwargs):
-    volunteer = make_volunteer(org, name, username=username, **kwargs)
-    return volunteer, token_client(User.objects.get(username=username))
-
-
-def post(client: Client, url: str, payload: dict | None = None):
-    return client.post(url, payload or {}, content_type="application/json")
-
-
-def patch(client: Client, url: str, payload: dict):
-    return client.patch(url, payload, content_type="application/json")
-
-
-def errors(response) -> list[tuple[str, str]]:
-    assert response.status_code == 422, response.content
-    return [(e["field"], e["message"]) for e in response.json()["detail"]]
 
 
 def soon(minutes: int = 10) -> dt.datetime:
@@ -455,25 +431,10 @@ def test_shift_records_and_batch_confirm(city, client_a):
     half = make_volunteer(city.grid_a, "王二")
     for volunteer in (done, half):
         signup_create(actor=None, volunteer=volunteer, shift_id=shift.pk)
-    organiser = Credential(method="organiser")
     at = shift.starts_at
     for volunteer in (done, half):
-        check_in(
-            actor=None,
-            volunteer_id=volunteer.pk,
-            shift_id=shift.pk,
-            credential=organiser,
-            scope=SYSTEM,
-            now=at,
-        )
-    check_out(
-        actor=None,
-        volunteer_id=done.pk,
-        shift_id=shift.pk,
-        credential=organiser,
-        scope=SYSTEM,
-        now=at + dt.timedelta(hours=2),
-    )
+        organiser_check("in", volunteer, shift, at)
+    organiser_check("out", done, shift, at + dt.timedelta(hours=2))
     response = post(client_a, f"{URL}/shifts/{shift.pk}/records")
     assert response.json() == {
         "created": 1,

@@ -5,7 +5,6 @@ declarations and certificates; scope, masking, N+1."""
 import datetime as dt
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -18,44 +17,23 @@ from huzhu.activities.models import (
     RecordStatus,
     ServiceRecord,
 )
-from huzhu.activities.record_services import RecordInput, certificate_apply, record_enter
-from huzhu.api.services import api_token_create
+from huzhu.activities.record_services import certificate_apply
 from huzhu.common.models import AuditEntry
 from huzhu.orgs.models import OrgKind
 from huzhu.orgs.roles import Role
 from huzhu.volunteers.models import ServiceCategory, TeamMembership
-from tests.activities.factories import SYSTEM, make_activity, make_volunteer
+from tests.activities.clients import (
+    MISSING,
+    URL,
+    errors,
+    post,
+    token_client,
+    volunteer_client,
+)
+from tests.activities.factories import SYSTEM, enter_record, make_activity, make_volunteer
 from tests.factories import UserFactory, grant, make_org
 
 pytestmark = pytest.mark.django_db
-
-URL = "/api/v1/activities"
-MISSING = {"detail": "未找到"}
-User = get_user_model()
-
-
-def token_client(user) -> Client:
-    _, raw = api_token_create(actor=None, user=user, name="tests")
-    return Client(headers={"Authorization": f"Bearer {raw}"})
-
-
-@pytest.fixture
-def client_a(city) -> Client:
-    return token_client(city.worker_a)
-
-
-@pytest.fixture
-def client_b(city) -> Client:
-    return token_client(city.worker_b)
-
-
-def post(client: Client, url: str, payload: dict | None = None):
-    return client.post(url, payload or {}, content_type="application/json")
-
-
-def errors(response) -> list[tuple[str, str]]:
-    assert response.status_code == 422, response.content
-    return [(e["field"], e["message"]) for e in response.json()["detail"]]
 
 
 def community_service() -> ServiceCategory:
@@ -67,27 +45,34 @@ def days_ago(n: int) -> dt.date:
 
 
 def enter(volunteer, org, minutes=120, served_on=None, confirm=True, content="助老服务"):
-    return record_enter(
-        actor=None,
-        scope=SYSTEM,
-        volunteer=volunteer,
-        org=org,
-        data=RecordInput(
-            served_on=served_on or days_ago(3),
-            minutes=minutes,
-            content=content,
-            place="甲社区",
-            category=community_service(),
-        ),
-        confirm=confirm,
+    served_on = served_on or days_ago(3)
+    return enter_record(volunteer, org, served_on, minutes, content=content, confirm=confirm)
+
+
+def apply_for_certificate(volunteer, org, days: int = 5):
+    """The volunteer's application for a certificate of the last ``days`` days."""
+    return certificate_apply(
+        actor=None, volunteer=volunteer, org=org, period_from=days_ago(days), period_to=days_ago(0)
     )
+
+
+def record_payload(org, served_on: dt.date, minutes: int, content: str, place: str, **extra):
+    """The body of a record entered or declared, in the category 社区服务."""
+    return {
+        "org_id": org.pk,
+        "served_on": str(served_on),
+        "minutes": minutes,
+        "content": content,
+        "place": place,
+        "category_id": community_service().pk,
+        **extra,
+    }
 
 
 @pytest.fixture
 def me(city):
     """A volunteer of community A with their own login and API client."""
-    volunteer = make_volunteer(city.grid_a, "欧阳甲乙", username="vol-a")
-    return volunteer, token_client(User.objects.get(username="vol-a"))
+    return volunteer_client(city.grid_a, "欧阳甲乙", "vol-a")
 
 
 def snapshot() -> tuple:
@@ -127,17 +112,16 @@ def test_records_list_scope_filters_and_query_count(city, client_a, client_b):
 
 def test_enter_record_confirmed_rolls_up_hours(city, client_a):
     volunteer = make_volunteer(city.grid_a, "王一")
-    payload = {
-        "volunteer_id": volunteer.pk,
-        "org_id": city.community_a.pk,
-        "served_on": str(days_ago(2)),
-        "minutes": 150,
-        "content": "陪同就医",
-        "place": "市第一医院",
-        "category_id": community_service().pk,
-        "rating": 5,
-        "confirm": True,
-    }
+    payload = record_payload(
+        city.community_a,
+        days_ago(2),
+        150,
+        "陪同就医",
+        "市第一医院",
+        volunteer_id=volunteer.pk,
+        rating=5,
+        confirm=True,
+    )
     response = post(client_a, f"{URL}/records", payload)
     assert response.status_code == 201, response.content
     body = response.json()
@@ -156,15 +140,9 @@ def test_enter_record_refusals_change_nothing(city, client_a):
     volunteer = make_volunteer(city.grid_a, "王一")
     other = make_volunteer(city.grid_b, "乙一")
     activity_b = make_activity(city.community_b, "乙活动")
-    base = {
-        "volunteer_id": volunteer.pk,
-        "org_id": city.community_a.pk,
-        "served_on": str(days_ago(2)),
-        "minutes": 60,
-        "content": "陪同就医",
-        "place": "医院",
-        "category_id": community_service().pk,
-    }
+    base = record_payload(
+        city.community_a, days_ago(2), 60, "陪同就医", "医院", volunteer_id=volunteer.pk
+    )
     before = snapshot()
     response = post(client_a, f"{URL}/records", {**base, "volunteer_id": other.pk})
     assert errors(response) == [("volunteer_id", "志愿者不存在或不在您的管理范围内")]
@@ -309,13 +287,7 @@ def test_certificate_apply_issue_and_verify(city, client_a, me):
 def test_verify_reveals_nothing_when_not_matched(city, me):
     volunteer, _ = me
     enter(volunteer, city.community_a, served_on=days_ago(3))
-    certificate = certificate_apply(
-        actor=None,
-        volunteer=volunteer,
-        org=city.community_a,
-        period_from=days_ago(5),
-        period_to=days_ago(0),
-    )
+    certificate = apply_for_certificate(volunteer, city.community_a)
     from huzhu.activities.record_services import certificate_issue
 
     certificate = certificate_issue(actor=None, scope=SYSTEM, certificate=certificate)
@@ -334,13 +306,7 @@ def test_verify_reveals_nothing_when_not_matched(city, me):
 def test_certificate_reject_and_team_leader_may_not_decide(city, client_a, me):
     volunteer, _ = me
     enter(volunteer, city.community_a, served_on=days_ago(3))
-    certificate = certificate_apply(
-        actor=None,
-        volunteer=volunteer,
-        org=city.community_a,
-        period_from=days_ago(5),
-        period_to=days_ago(0),
-    )
+    certificate = apply_for_certificate(volunteer, city.community_a)
     leader = UserFactory(username="leader-a")
     grant(leader, city.community_a, Role.TEAM_LEADER)
     leader_client = token_client(leader)
@@ -369,13 +335,7 @@ def test_certificate_list_query_count(city, client_a):
         for i in range(n):
             volunteer = make_volunteer(city.grid_a, f"王{Certificate.objects.count()}{i}")
             enter(volunteer, city.community_a, served_on=days_ago(2))
-            certificate_apply(
-                actor=None,
-                volunteer=volunteer,
-                org=city.community_a,
-                period_from=days_ago(3),
-                period_to=days_ago(0),
-            )
+            apply_for_certificate(volunteer, city.community_a, days=3)
 
     add(1)
     client_a.get(f"{URL}/certificates")
@@ -428,14 +388,7 @@ def test_my_records_and_declare(city, me):
         "甲社区志愿者总队",
         "助老服务队",
     }
-    payload = {
-        "org_id": team.pk,
-        "served_on": str(days_ago(1)),
-        "minutes": 90,
-        "content": "上门陪伴老人",
-        "place": "3号楼",
-        "category_id": community_service().pk,
-    }
+    payload = record_payload(team, days_ago(1), 90, "上门陪伴老人", "3号楼")
     response = post(client, f"{URL}/me/records", payload)
     assert response.status_code == 201, response.content
     body = response.json()
@@ -456,14 +409,7 @@ def test_declaring_more_than_24_hours_a_day_is_refused(city, me):
     day = days_ago(1)
     enter(volunteer, city.community_a, minutes=20 * 60, served_on=day)
     before = snapshot()
-    payload = {
-        "org_id": city.community_a.pk,
-        "served_on": str(day),
-        "minutes": 5 * 60,
-        "content": "夜间值守",
-        "place": "甲社区",
-        "category_id": community_service().pk,
-    }
+    payload = record_payload(city.community_a, day, 5 * 60, "夜间值守", "甲社区")
     response = post(client, f"{URL}/me/records", payload)
     assert errors(response) == [
         ("__all__", f"欧阳甲乙 在 {day} 的服务时长合计 25.0 小时，超过一天 24 小时。")
@@ -487,13 +433,7 @@ def test_worker_b_gets_404_on_community_a_records_and_certificates(city, client_
     volunteer, _ = me
     record = enter(volunteer, city.community_a, served_on=days_ago(3))
     pending = enter(volunteer, city.community_a, served_on=days_ago(2), confirm=False)
-    certificate = certificate_apply(
-        actor=None,
-        volunteer=volunteer,
-        org=city.community_a,
-        period_from=days_ago(5),
-        period_to=days_ago(0),
-    )
+    certificate = apply_for_certificate(volunteer, city.community_a)
     before = snapshot()
     for url, payload in (
         (f"{URL}/records/{pending.pk}/reject", {"reason": "x"}),

@@ -9,9 +9,7 @@ import pytest
 from django.utils import timezone
 
 from huzhu.activities.record_services import (
-    RecordInput,
     record_correct,
-    record_enter,
     records_confirm,
     shift_confirm,
 )
@@ -29,7 +27,7 @@ from huzhu.volunteers.models import Volunteer
 from tests.activities.factories import (
     SYSTEM,
     attend,
-    category,
+    enter_record,
     first_shift,
     local_at,
     make_activity,
@@ -67,18 +65,13 @@ def served_shift(city, volunteer: Volunteer, minutes: int, days_ago: int = 2):
 
 
 def entered(volunteer, served_on: dt.date, minutes: int, name: str, confirm: bool = True):
-    return record_enter(
-        actor=None,
-        scope=SYSTEM,
-        volunteer=volunteer,
-        org=volunteer.org,
-        data=RecordInput(
-            served_on=served_on,
-            minutes=minutes,
-            content="服务",
-            place="甲社区",
-            category=category(name),
-        ),
+    return enter_record(
+        volunteer,
+        volunteer.org,
+        served_on,
+        minutes,
+        content="服务",
+        category_name=name,
         confirm=confirm,
     )
 

@@ -20,7 +20,6 @@ from huzhu.activities.record_services import (
     certificate_reject,
     certificate_revoke,
     record_declare,
-    record_enter,
 )
 from huzhu.activities.selectors import certificate_verify
 from huzhu.common.models import AuditEntry, Notification
@@ -29,6 +28,7 @@ from huzhu.orgs.scope import Scope
 from tests.activities.factories import (
     SYSTEM,
     category,
+    enter_record,
     make_login_volunteer,
     make_service_team,
     make_volunteer,
@@ -47,18 +47,13 @@ def ago(days: int) -> dt.date:
 
 
 def record(volunteer, org, days_ago: int, minutes: int, name="社区服务", confirm=True):
-    return record_enter(
-        actor=None,
-        scope=SYSTEM,
-        volunteer=volunteer,
-        org=org,
-        data=RecordInput(
-            served_on=ago(days_ago),
-            minutes=minutes,
-            content=f"服务{days_ago}",
-            place="甲社区",
-            category=category(name),
-        ),
+    return enter_record(
+        volunteer,
+        org,
+        ago(days_ago),
+        minutes,
+        content=f"服务{days_ago}",
+        category_name=name,
         confirm=confirm,
     )
 

@@ -23,9 +23,6 @@ from huzhu.activities.models import Attendance, RecordStatus, ServiceRecord, Shi
 from huzhu.activities.models import SignupStatus as S
 from huzhu.activities.record_services import shift_confirm
 from huzhu.activities.services import (
-    Credential,
-    check_in,
-    check_out,
     signup_create,
     signup_withdraw,
 )
@@ -34,7 +31,7 @@ from huzhu.orgs.scope import Scope
 from huzhu.people.models import Person
 from huzhu.people.services import person_build
 from huzhu.volunteers.models import Volunteer, VolunteerStatus
-from tests.activities.factories import SYSTEM, first_shift, make_activity
+from tests.activities.factories import attend, first_shift, make_activity
 from tests.factories import UserFactory, grant, make_id_number, make_phone
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
@@ -176,24 +173,13 @@ def test_two_organisers_confirming_one_shift_make_each_record_once(city):
     activity = make_activity(city.community_a, capacity=20)
     shift = first_shift(activity)
     people = _volunteers(city.grid_a, 20, "丁")
-    organiser = Credential(method="organiser")
     for volunteer in people:
         signup_create(actor=None, volunteer=volunteer, shift_id=shift.pk)
-        check_in(
-            actor=None,
-            volunteer_id=volunteer.pk,
-            shift_id=shift.pk,
-            credential=organiser,
-            scope=SYSTEM,
-            now=shift.starts_at + dt.timedelta(minutes=1),
-        )
-        check_out(
-            actor=None,
-            volunteer_id=volunteer.pk,
-            shift_id=shift.pk,
-            credential=organiser,
-            scope=SYSTEM,
-            now=shift.starts_at + dt.timedelta(hours=2, minutes=5),
+        attend(
+            volunteer,
+            shift,
+            shift.starts_at + dt.timedelta(minutes=1),
+            shift.starts_at + dt.timedelta(hours=2, minutes=5),
         )
     second = UserFactory(username="worker-a2")
     grant(second, city.community_a, Role.WORKER)

@@ -29,16 +29,21 @@ from huzhu.activities.models import (
 )
 from huzhu.activities.record_services import shift_records_create
 from huzhu.activities.services import (
-    Credential,
     ShiftInput,
-    check_in,
-    check_out,
     shift_update,
     signup_create,
 )
 from huzhu.orgs.roles import Role
 from huzhu.volunteers.models import ServedGroup, Skill
-from tests.activities.factories import SYSTEM, category, first_shift, make_activity, make_volunteer
+from tests.activities.clients import client_for
+from tests.activities.factories import (
+    SYSTEM,
+    category,
+    first_shift,
+    make_activity,
+    make_volunteer,
+    organiser_check,
+)
 from tests.factories import UserFactory, grant
 
 pytestmark = pytest.mark.django_db
@@ -47,22 +52,6 @@ SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 
 
 # --- helpers shared with test_record_views ---------------------------------------------------
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def worker_a(city) -> Client:
-    return client_for(city.worker_a)
-
-
-@pytest.fixture
-def worker_b(city) -> Client:
-    return client_for(city.worker_b)
 
 
 def page_text(response) -> str:
@@ -92,24 +81,10 @@ def sign_up(shift: Shift, *volunteers) -> list[Signup]:
 
 def attend(shift: Shift, volunteer, *, minutes_in: int = 1, minutes_out: int | None = 130):
     """Check in ``minutes_in`` after the start and out ``minutes_out`` after it (None: not)."""
-    organiser = Credential(method=CheckMethod.ORGANISER)
-    at = shift.starts_at + dt.timedelta(minutes=minutes_in)
-    check_in(
-        actor=None,
-        volunteer_id=volunteer.pk,
-        shift_id=shift.pk,
-        credential=organiser,
-        scope=SYSTEM,
-        now=at,
-    )
+    organiser_check("in", volunteer, shift, shift.starts_at + dt.timedelta(minutes=minutes_in))
     if minutes_out is not None:
-        check_out(
-            actor=None,
-            volunteer_id=volunteer.pk,
-            shift_id=shift.pk,
-            credential=organiser,
-            scope=SYSTEM,
-            now=shift.starts_at + dt.timedelta(minutes=minutes_out),
+        organiser_check(
+            "out", volunteer, shift, shift.starts_at + dt.timedelta(minutes=minutes_out)
         )
 
 

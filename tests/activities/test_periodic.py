@@ -8,18 +8,22 @@ from django.utils import timezone
 from huzhu.activities.models import Activity, ActivityStatus, Attendance, Shift, SignupStatus
 from huzhu.activities.services import (
     ActivityInput,
-    Credential,
     ShiftInput,
     activity_create,
     activity_set_status,
-    check_in,
-    check_out,
     shift_add,
     shift_cancel,
     signup_create,
 )
 from huzhu.common.models import AuditEntry, Notification
-from tests.activities.factories import SYSTEM, category, first_shift, make_activity, make_volunteer
+from tests.activities.factories import (
+    SYSTEM,
+    attend,
+    category,
+    first_shift,
+    make_activity,
+    make_volunteer,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -135,32 +139,17 @@ def _past_shift(city, title: str, start: dt.datetime, *volunteers):
     return shift, signups
 
 
-def _attend(shift, volunteer) -> None:
-    organiser = Credential(method="organiser")
-    check_in(
-        actor=None,
-        volunteer_id=volunteer.pk,
-        shift_id=shift.pk,
-        credential=organiser,
-        scope=SYSTEM,
-        now=shift.starts_at + dt.timedelta(minutes=1),
-    )
-    check_out(
-        actor=None,
-        volunteer_id=volunteer.pk,
-        shift_id=shift.pk,
-        credential=organiser,
-        scope=SYSTEM,
-        now=shift.starts_at + dt.timedelta(hours=2),
-    )
-
-
 def test_no_shows_marked_once_after_the_checkout_window(city):
     came, absent, waiting = (make_volunteer(city.grid_a, n) for n in ("王一", "王二", "王三"))
     closed, (came_s, absent_s, waiting_s) = _past_shift(
         city, "两天前", minute(-dt.timedelta(days=2)), came, absent, waiting
     )
-    _attend(closed, came)
+    attend(
+        came,
+        closed,
+        closed.starts_at + dt.timedelta(minutes=1),
+        closed.starts_at + dt.timedelta(hours=2),
+    )
     assert waiting_s.status == SignupStatus.WAITLISTED
     old_absent = make_volunteer(city.grid_a, "李一")
     _old, (old_s,) = _past_shift(city, "二十天前", minute(-dt.timedelta(days=20)), old_absent)

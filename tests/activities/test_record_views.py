@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -19,13 +18,13 @@ from huzhu.activities.models import (
     RecordStatus,
     ServiceRecord,
 )
-from huzhu.activities.record_services import RecordInput, certificate_apply, record_enter
+from huzhu.activities.record_services import certificate_apply
 from huzhu.orgs.roles import Role
 from huzhu.volunteers import services as volunteer_services
-from tests.activities.factories import SYSTEM, category, first_shift, make_volunteer
+from tests.activities.clients import client_for
+from tests.activities.factories import SYSTEM, category, enter_record, first_shift, make_volunteer
 from tests.activities.test_manage_views import (
     attend,
-    client_for,
     count_queries,
     page_text,
     past_activity,
@@ -36,31 +35,9 @@ from tests.factories import UserFactory, grant
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def worker_a(city) -> Client:
-    return client_for(city.worker_a)
-
-
-@pytest.fixture
-def worker_b(city) -> Client:
-    return client_for(city.worker_b)
-
-
 def enter(volunteer, org, *, minutes: int = 120, days_ago: int = 3, confirm: bool = False):
-    return record_enter(
-        actor=None,
-        scope=SYSTEM,
-        volunteer=volunteer,
-        org=org,
-        data=RecordInput(
-            served_on=timezone.localdate() - dt.timedelta(days=days_ago),
-            minutes=minutes,
-            content="陪伴独居老人",
-            place="甲社区",
-            category=category(),
-        ),
-        confirm=confirm,
-    )
+    served_on = timezone.localdate() - dt.timedelta(days=days_ago)
+    return enter_record(volunteer, org, served_on, minutes, confirm=confirm)
 
 
 def apply_for(volunteer, org) -> Certificate:

@@ -34,7 +34,6 @@ from huzhu.activities.record_services import (
     certificate_issue,
     certificate_revoke,
     record_declare,
-    record_enter,
     record_reject,
 )
 from huzhu.activities.services import (
@@ -45,10 +44,12 @@ from huzhu.activities.services import (
 )
 from huzhu.common.models import AuditEntry
 from huzhu.volunteers.models import Volunteer
+from tests.activities.clients import client_for
 from tests.activities.factories import (
     SYSTEM,
     User,
     category,
+    enter_record,
     first_shift,
     make_activity,
     make_volunteer,
@@ -56,12 +57,6 @@ from tests.activities.factories import (
 from tests.factories import make_person
 
 pytestmark = pytest.mark.django_db
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def volunteer_client(volunteer: Volunteer) -> Client:
@@ -88,20 +83,8 @@ def soon(minutes: int = 10) -> dt.datetime:
 
 
 def confirmed_record(volunteer, org, minutes=120, day=None, name="社区服务"):
-    return record_enter(
-        actor=None,
-        scope=SYSTEM,
-        volunteer=volunteer,
-        org=org,
-        data=RecordInput(
-            served_on=day or timezone.localdate(),
-            minutes=minutes,
-            content="陪伴独居老人",
-            place="甲社区3号楼",
-            category=category(name),
-        ),
-        confirm=True,
-    )
+    served_on = day or timezone.localdate()
+    return enter_record(volunteer, org, served_on, minutes, place="甲社区3号楼", category_name=name)
 
 
 def issued_certificate(volunteer, org) -> Certificate:
