@@ -24,11 +24,10 @@ from reportlab.lib.enums import TA_CENTER, TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfgen import canvas as pdf_canvas
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from huzhu.activities.models import Certificate, CertificateStatus
-from huzhu.volunteers.archive_pdf import FONT, _font
+from huzhu.common.pdf import FONT, PageCountingCanvas, cjk_font
 from huzhu.volunteers.archive_selectors import cn_date, format_hours
 
 PRINTABLE = (CertificateStatus.ISSUED, CertificateStatus.REVOKED)
@@ -41,7 +40,7 @@ REVOKED_RED = colors.HexColor("#b02a37")
 
 
 def _styles() -> dict[str, ParagraphStyle]:
-    base = ParagraphStyle("cert", fontName=_font(), fontSize=10.5, leading=16, wordWrap="CJK")
+    base = ParagraphStyle("cert", fontName=cjk_font(), fontSize=10.5, leading=16, wordWrap="CJK")
     return {
         "title": ParagraphStyle(
             "cert-title", parent=base, fontSize=22, leading=30, alignment=TA_CENTER
@@ -110,28 +109,12 @@ def verify_page(verify_url: str) -> str:
     return urlsplit(verify_url)._replace(query="", fragment="").geturl()
 
 
-def _page_canvas(number: str, revoked: bool) -> type[pdf_canvas.Canvas]:
+def _page_canvas(number: str, revoked: bool) -> type[PageCountingCanvas]:
     """A canvas that holds its pages back until the end so every footer can say how many
     pages there are, and marks each page of a revoked certificate."""
 
-    class CertificateCanvas(pdf_canvas.Canvas):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self._pages: list[dict] = []
-
-        def showPage(self) -> None:
-            self._pages.append(dict(self.__dict__))
-            self._startPage()
-
-        def save(self) -> None:
-            total = len(self._pages)
-            for page, state in enumerate(self._pages, start=1):
-                self.__dict__.update(state)
-                self._decorate(page, total)
-                super().showPage()
-            super().save()
-
-        def _decorate(self, page: int, total: int) -> None:
+    class CertificateCanvas(PageCountingCanvas):
+        def decorate(self, page: int, total: int) -> None:
             width, height = A4
             self.saveState()
             self.setFont(FONT, 8.5)

@@ -19,28 +19,15 @@ from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.pdfgen import canvas as pdf_canvas
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from huzhu.common.pdf import FONT, PageCountingCanvas, cjk_font
 from huzhu.volunteers.archive_selectors import Archive, format_hours, star_label
 from huzhu.volunteers.availability import describe
 
-FONT = "STSong-Light"
-_registered = False
-
-
-def _font() -> str:
-    global _registered
-    if not _registered:
-        pdfmetrics.registerFont(UnicodeCIDFont(FONT))
-        _registered = True
-    return FONT
-
 
 def _styles() -> dict[str, ParagraphStyle]:
-    font = _font()
+    font = cjk_font()
     base = ParagraphStyle("hz", fontName=font, fontSize=9.5, leading=14, wordWrap="CJK")
     return {
         "title": ParagraphStyle(
@@ -92,28 +79,12 @@ def _table(
     return table
 
 
-def _footer_canvas(printed_by: str, printed_at: str) -> type[pdf_canvas.Canvas]:
+def _footer_canvas(printed_by: str, printed_at: str) -> type[PageCountingCanvas]:
     """A canvas that holds its pages back until the end, so each footer can say how many
     pages there are."""
 
-    class FooterCanvas(pdf_canvas.Canvas):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self._pages: list[dict] = []
-
-        def showPage(self) -> None:
-            self._pages.append(dict(self.__dict__))
-            self._startPage()
-
-        def save(self) -> None:
-            total = len(self._pages)
-            for number, state in enumerate(self._pages, start=1):
-                self.__dict__.update(state)
-                self._draw_footer(number, total)
-                super().showPage()
-            super().save()
-
-        def _draw_footer(self, number: int, total: int) -> None:
+    class FooterCanvas(PageCountingCanvas):
+        def decorate(self, number: int, total: int) -> None:
             width, _height = A4
             self.saveState()
             self.setFont(FONT, 8)
