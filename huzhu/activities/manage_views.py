@@ -359,7 +359,10 @@ def _windows(shift: Shift, now: dt.datetime) -> dict[str, Any]:
 
 def _board_rows_context(request: HttpRequest, shift: Shift) -> dict[str, Any]:
     scope = request_scope(request)
+    now = timezone.now()
     return {
+        **_windows(shift, now),
+        "shift_over": now > shift.ends_at,
         "shift": shift,
         "counts": selectors.shift_counts(shift=shift),
         "rows": selectors.shift_board(shift=shift),

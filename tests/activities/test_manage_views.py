@@ -40,6 +40,7 @@ from tests.activities.factories import (
     SYSTEM,
     category,
     first_shift,
+    local_at,
     make_activity,
     make_volunteer,
     organiser_check,
@@ -737,3 +738,18 @@ def test_a_supervisor_sees_but_may_not_manage(city):
     assert "没有在该组织发布和管理活动的权限。" in page_text(response)
     activity.refresh_from_db()
     assert activity.status == ActivityStatus.RECRUITING
+
+
+def test_board_offers_no_check_in_or_removal_once_the_shift_is_over(city, worker_a):
+    start = local_at(timezone.localdate() - dt.timedelta(days=2), 9)
+    shift = first_shift(make_activity(city.community_a, start=start, capacity=5))
+    absent = make_volunteer(city.grid_a, "缺席者")
+    signup_create(actor=None, volunteer=absent, shift_id=shift.pk, now=start - dt.timedelta(days=1))
+    url = reverse("activities:board_rows", kwargs={"shift_id": shift.pk})
+    body = worker_a.get(url).content.decode()
+    assert "缺席者" in body
+    assert "代签到" not in body and "移出" not in body
+    assert "更正时间" in body  # a correction with a reason is still possible
+
+    board = worker_a.get(reverse("activities:board", kwargs={"shift_id": shift.pk}))
+    assert 'data-testid="checkin-closed"' in board.content.decode()
