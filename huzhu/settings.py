@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "huzhu.people",
     "huzhu.volunteers",
     "huzhu.activities",
+    "huzhu.timebank",
     "huzhu.api",
     "huzhu.web",
     "huzhu.demo",
@@ -173,6 +174,18 @@ HUZHU_RECURRING_HORIZON_DAYS = int(os.environ.get("HUZHU_RECURRING_HORIZON_DAYS"
 HUZHU_PUBLIC_URL = os.environ.get("HUZHU_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 # Notification channels besides the in-app inbox (dotted paths; see docs/operations.md).
 HUZHU_NOTIFY_CHANNELS = env_list("HUZHU_NOTIFY_CHANNELS", "huzhu.common.channels.ConsoleChannel")
+
+# Time bank defaults (DOMAIN.md §5); each can be overridden per org subtree (时间银行规则).
+HUZHU_TIMEBANK_CREDIT_LIMIT_MINUTES = int(
+    os.environ.get("HUZHU_TIMEBANK_CREDIT_LIMIT_MINUTES", "0")
+)
+HUZHU_TIMEBANK_BALANCE_CAP_MINUTES = int(
+    os.environ.get("HUZHU_TIMEBANK_BALANCE_CAP_MINUTES", str(1500 * 60))
+)
+HUZHU_TIMEBANK_MIN_REDEEM_AGE = int(os.environ.get("HUZHU_TIMEBANK_MIN_REDEEM_AGE", "0"))
+HUZHU_TIMEBANK_FAMILY_INCLUDES_FRIENDS = env_bool("HUZHU_TIMEBANK_FAMILY_INCLUDES_FRIENDS", False)
+HUZHU_TIMEBANK_EXPIRY_MONTHS = int(os.environ.get("HUZHU_TIMEBANK_EXPIRY_MONTHS", "0"))
+HUZHU_TIMEBANK_EXCHANGE_SCOPE = os.environ.get("HUZHU_TIMEBANK_EXCHANGE_SCOPE", "city")
 
 NINJA_PAGINATION_PER_PAGE = 50
 NINJA_PAGINATION_MAX_LIMIT = 500

@@ -48,6 +48,7 @@ from huzhu.common.services import counter_next
 from huzhu.orgs.models import Org
 from huzhu.orgs.roles import Perm
 from huzhu.orgs.scope import Scope
+from huzhu.timebank import services as timebank_services
 from huzhu.volunteers.archive_selectors import format_hours
 from huzhu.volunteers.archive_services import volunteer_minutes_refresh
 from huzhu.volunteers.models import ServiceCategory, Volunteer
@@ -302,7 +303,7 @@ def shift_confirm(*, actor: Any, scope: Scope, shift: Shift) -> ShiftRecordsResu
             *ServiceRecord.objects.filter(pk__in=confirmed_ids),
             *records,
         ]
-        _after_confirm(done)
+        _after_confirm(done, actor=actor, shift=shift)
         log_action(
             actor,
             "records.confirm_shift",
@@ -321,10 +322,21 @@ def _additions(
     return additions
 
 
-def _after_confirm(records: Sequence[Credited | ServiceRecord]) -> None:
-    """Hours roll up (archive, stars) and the volunteers hear about it."""
+def _after_confirm(
+    records: Sequence[Credited | ServiceRecord], *, actor: Any = None, shift: Shift | None = None
+) -> None:
+    """Hours roll up (archive, stars), the time bank credits them, and the volunteers hear
+    about it. (Records written in bulk have no ids here: a shift's are found by the shift.)"""
     if not records:
         return
+    record_ids = [r.pk for r in records if isinstance(r, ServiceRecord)]
+    if shift is not None:
+        record_ids = list(
+            ServiceRecord.objects.filter(shift=shift, status=RecordStatus.CONFIRMED).values_list(
+                "pk", flat=True
+            )
+        )
+    timebank_services.credit_records(record_ids=record_ids, actor=actor)
     volunteer_ids = sorted({record.volunteer_id for record in records})
     volunteer_minutes_refresh(volunteer_ids=volunteer_ids)
     users = dict(
@@ -443,7 +455,7 @@ def record_enter(
         record.save()
         log_action(actor, "record.enter", record, {"minutes": record.minutes, "confirm": confirm})
         if confirm:
-            _after_confirm([record])
+            _after_confirm([record], actor=actor)
     return record
 
 
@@ -464,7 +476,7 @@ def records_confirm(*, actor: Any, scope: Scope, record_ids: list[int]) -> int:
             updated_at=now,
         )
         records = list(ServiceRecord.objects.filter(pk__in=ids))
-        _after_confirm(records)
+        _after_confirm(records, actor=actor)
         for record in records:
             log_action(actor, "record.confirm", record, {"minutes": record.minutes})
     return len(ids)
@@ -530,6 +542,7 @@ def record_correct(
             actor=actor if _is_user(actor) else None,
         )
         volunteer_minutes_refresh(volunteer_ids=[record.volunteer_id])
+        timebank_services.record_corrected(record=record, old_minutes=old["minutes"], actor=actor)
         log_action(
             actor,
             "record.correct",

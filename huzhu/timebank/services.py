@@ -1,0 +1,279 @@
+"""Time-bank writes: accounts, earning from confirmed service, transfers between members.
+
+Every movement goes through ``ledger.post`` / ``ledger.post_batch`` (locks, limits,
+idempotency); the rules of DOMAIN.md §5 (cap, redemption age, family, 通存通兑) are checked
+here, under the same locks, and a refusal names the rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from huzhu.common.audit import log_action
+from huzhu.orgs.models import Org, OrgKind
+from huzhu.people.models import Person
+from huzhu.timebank import ledger
+from huzhu.timebank.ledger import LedgerRefusal, Leg
+from huzhu.timebank.models import (
+    FAMILY_RELATIONS,
+    Account,
+    AccountKind,
+    FamilyLink,
+    Relation,
+    Transfer,
+    TransferKind,
+)
+from huzhu.timebank.rules import Rules, exchange_root, rules_for
+
+
+def _community(org: Org) -> Org:
+    """A grid's community (accounts and rules hang on communities)."""
+    if org.kind == OrgKind.GRID and org.parent_id:
+        return Org.objects.get(pk=org.parent_id)
+    return org
+
+
+def account_for_person(person: Person) -> Account:
+    """The person's account, opened on first use with the credit limit of their rules."""
+    found = Account.objects.filter(person=person).select_related("org").first()
+    if found is not None:
+        return found
+    org = _community(person.org)
+    try:
+        with transaction.atomic():
+            return Account.objects.create(
+                kind=AccountKind.PERSON,
+                person=person,
+                org=org,
+                credit_limit=rules_for(org).credit_limit_minutes,
+            )
+    except IntegrityError:
+        return Account.objects.get(person=person)
+
+
+def org_account(org: Org, kind: str) -> Account:
+    """An org's issuance, pool, guarantee or team account, opened on first use."""
+    found = Account.objects.filter(org=org, kind=kind).first()
+    if found is not None:
+        return found
+    try:
+        with transaction.atomic():
+            return Account.objects.create(kind=kind, org=org)
+    except IntegrityError:
+        return Account.objects.get(org=org, kind=kind)
+
+
+# --- earning --------------------------------------------------------------------------------
+
+
+def earn_key(record_id: int, minutes: int, version: int = 0) -> str:
+    return f"earn:{record_id}:{version}:{minutes}"
+
+
+def credit_records(*, record_ids: Iterable[int], actor: Any = None) -> int:
+    """Confirmed service records credit their volunteers from the recording org's issuance
+    account, in one batch; a record already credited is skipped (its key is taken).
+    Returns how many transfers were posted."""
+    from huzhu.activities.models import RecordStatus, ServiceRecord
+
+    rows = list(
+        ServiceRecord.objects.filter(
+            pk__in=list(record_ids), status=RecordStatus.CONFIRMED
+        ).values_list("pk", "minutes", "org_id", "category__name", "volunteer__person_id")
+    )
+    if not rows:
+        return 0
+    people = {
+        p.pk: p for p in Person.objects.filter(pk__in={r[4] for r in rows}).select_related("org")
+    }
+    orgs = {o.pk: o for o in Org.objects.filter(pk__in={r[2] for r in rows})}
+    rules: dict[int, Rules] = {}
+    items = []
+    for record_id, minutes, org_id, category, person_id in rows:
+        org = orgs[org_id]
+        rule = rules.setdefault(org_id, rules_for(org))
+        credit = rule.earn_minutes(category, minutes)
+        if credit <= 0:
+            continue
+        items.append(
+            ledger.BatchItem(
+                debit_account_id=org_account(org, AccountKind.ISSUANCE).pk,
+                credit_account_id=account_for_person(people[person_id]).pk,
+                minutes=credit,
+                idempotency_key=earn_key(record_id, minutes),
+                memo=_("服务入账"),
+                record_id=record_id,
+            )
+        )
+    return ledger.post_batch(kind=TransferKind.EARN, items=items, actor=actor)
+
+
+def record_corrected(*, record: Any, old_minutes: int, actor: Any = None) -> Transfer | None:
+    """A corrected record posts the difference of its credit (more or less)."""
+    if record.minutes == old_minutes:
+        return None
+    if not Transfer.objects.filter(record_id=record.pk, kind=TransferKind.EARN).exists():
+        return None
+    org = record.org
+    rule = rules_for(org)
+    diff = rule.earn_minutes(record.category.name, record.minutes) - rule.earn_minutes(
+        record.category.name, old_minutes
+    )
+    if diff == 0:
+        return None
+    issuance = org_account(org, AccountKind.ISSUANCE)
+    person = account_for_person(record.volunteer.person)
+    return ledger.post(
+        kind=TransferKind.ADJUST,
+        legs=[Leg(issuance.pk, -diff), Leg(person.pk, diff)],
+        actor=actor,
+        idempotency_key=f"correct:{record.pk}:{old_minutes}:{record.minutes}",
+        memo=_("服务记录更正"),
+        record=record,
+    )
+
+
+# --- transfers between members --------------------------------------------------------------
+
+
+def _cap_check(rules: Rules, account: Account, incoming: int) -> None:
+    if rules.balance_cap_minutes and account.balance + incoming > rules.balance_cap_minutes:
+        raise LedgerRefusal(
+            "balance.cap",
+            _("超过存储上限：账户最多可存 %(cap)s 小时。")
+            % {"cap": ledger.hours(rules.balance_cap_minutes)},
+        )
+
+
+def relation_between(sender: Person, receiver: Person) -> str | None:
+    """The verified relation of ``receiver`` to ``sender`` (declared either way), or None."""
+    link = (
+        FamilyLink.objects.filter(revoked_at__isnull=True, verified_at__isnull=False)
+        .filter(person=sender, relative=receiver)
+        .first()
+    )
+    if link is not None:
+        return link.relation
+    back = (
+        FamilyLink.objects.filter(revoked_at__isnull=True, verified_at__isnull=False)
+        .filter(person=receiver, relative=sender)
+        .first()
+    )
+    return back.relation if back is not None else None
+
+
+def transfer_to_family(
+    *,
+    actor: Any,
+    sender: Person,
+    receiver: Person,
+    minutes: int,
+    memo: str = "",
+    idempotency_key: str = "",
+) -> Transfer:
+    """转赠: to a verified family member (spouse, direct relatives; friends if the rules of
+    the sender's community allow)."""
+    if minutes <= 0:
+        raise LedgerRefusal("amount.positive", _("转赠时长必须大于零。"))
+    source = account_for_person(sender)
+    target = account_for_person(receiver)
+    rules = rules_for(source.org)
+    relation = relation_between(sender, receiver)
+    allowed = set(FAMILY_RELATIONS) | (
+        {Relation.FRIEND} if rules.family_includes_friends else set()
+    )
+    if relation is None or relation not in allowed:
+        raise LedgerRefusal(
+            "transfer.relation",
+            _("只能转赠给经社区核实的家庭成员（配偶、直系亲属）。"),
+        )
+    root = exchange_root(source.org, rules.exchange_scope)
+    if not target.org.path.startswith(root):
+        raise LedgerRefusal("transfer.scope", _("对方不在通存通兑范围内。"))
+    target_rules = rules_for(target.org)
+
+    def check(accounts: dict[int, Account]) -> None:
+        _cap_check(target_rules, accounts[target.pk], minutes)
+
+    transfer = ledger.post(
+        kind=TransferKind.FAMILY,
+        legs=[Leg(source.pk, -minutes), Leg(target.pk, minutes)],
+        actor=actor,
+        idempotency_key=idempotency_key,
+        memo=memo or _("转赠家人"),
+        check=check,
+    )
+    log_action(actor, "timebank.transfer", source, {"to": target.pk, "minutes": minutes})
+    return transfer
+
+
+def donate(
+    *, actor: Any, sender: Person, minutes: int, memo: str = "", idempotency_key: str = ""
+) -> Transfer:
+    """捐赠 to the community pool (which pays for 公益 help)."""
+    if minutes <= 0:
+        raise LedgerRefusal("amount.positive", _("捐赠时长必须大于零。"))
+    source = account_for_person(sender)
+    pool = org_account(source.org, AccountKind.POOL)
+    transfer = ledger.post(
+        kind=TransferKind.DONATE,
+        legs=[Leg(source.pk, -minutes), Leg(pool.pk, minutes)],
+        actor=actor,
+        idempotency_key=idempotency_key,
+        memo=memo or _("捐赠给社区互助池"),
+    )
+    log_action(actor, "timebank.donate", source, {"minutes": minutes})
+    return transfer
+
+
+def pay_for_help(
+    *,
+    actor: Any,
+    payer: Person,
+    helper: Person,
+    minutes: int,
+    memo: str = "",
+    idempotency_key: str = "",
+    on_behalf: bool = False,
+    consent: str = "",
+) -> Transfer:
+    """支付: a resident pays a volunteer for help received — or a worker pays on an elderly
+    resident's behalf (代办), with the resident's consent recorded."""
+    if minutes <= 0:
+        raise LedgerRefusal("amount.positive", _("支付时长必须大于零。"))
+    if on_behalf and not consent.strip():
+        raise LedgerRefusal("spend.consent", _("代办支付须记录本人同意（如“本人电话同意”）。"))
+    source = account_for_person(payer)
+    target = account_for_person(helper)
+    rules = rules_for(source.org)
+    age = payer.age_on(timezone.localdate())
+    if rules.min_redeem_age and age < rules.min_redeem_age:
+        raise LedgerRefusal(
+            "spend.age",
+            _("年满 %(age)d 周岁方可兑换服务。") % {"age": rules.min_redeem_age},
+        )
+    root = exchange_root(source.org, rules.exchange_scope)
+    if not target.org.path.startswith(root):
+        raise LedgerRefusal("spend.scope", _("服务提供者不在通存通兑范围内。"))
+    target_rules = rules_for(target.org)
+
+    def check(accounts: dict[int, Account]) -> None:
+        _cap_check(target_rules, accounts[target.pk], minutes)
+
+    transfer = ledger.post(
+        kind=TransferKind.SPEND,
+        legs=[Leg(source.pk, -minutes), Leg(target.pk, minutes)],
+        actor=actor,
+        idempotency_key=idempotency_key,
+        memo=memo or _("支付服务"),
+        on_behalf=on_behalf,
+        consent=consent.strip()[:200],
+        check=check,
+    )
+    log_action(actor, "timebank.spend", source, {"to": target.pk, "minutes": minutes})
+    return transfer
