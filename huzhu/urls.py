@@ -17,6 +17,7 @@ urlpatterns = [
     path("people/", include("huzhu.people.urls")),
     path("volunteers/", include("huzhu.volunteers.urls")),
     path("activities/", include("huzhu.activities.urls")),
+    path("timebank/", include("huzhu.timebank.urls")),
     path("history/", include("huzhu.common.urls")),
     path("notifications/", include("huzhu.common.notification_urls")),
     path("api/v1/", api.urls),

@@ -26,9 +26,11 @@ class Perm(models.TextChoices):
     TEAM_MANAGE = "team.manage", _("管理服务队成员与培训")
     ACTIVITY_MANAGE = "activity.manage", _("发布活动、管理签到与服务时长")
     RECORD_CERTIFY = "record.certify", _("开具志愿服务证明")
+    TIMEBANK_VIEW = "timebank.view", _("查看时间银行账户")
+    TIMEBANK_OPERATE = "timebank.operate", _("时间银行柜台：兑换、代办、核实亲属")
 
 
-_ALL_VIEW = {Perm.VIEW, Perm.PERSON_VIEW, Perm.VOLUNTEER_VIEW}
+_ALL_VIEW = {Perm.VIEW, Perm.PERSON_VIEW, Perm.VOLUNTEER_VIEW, Perm.TIMEBANK_VIEW}
 ROLE_PERMS: dict[str, frozenset[str]] = {
     Role.ADMIN: frozenset(
         {
@@ -41,6 +43,7 @@ ROLE_PERMS: dict[str, frozenset[str]] = {
             Perm.TEAM_MANAGE,
             Perm.ACTIVITY_MANAGE,
             Perm.RECORD_CERTIFY,
+            Perm.TIMEBANK_OPERATE,
         }
     ),
     Role.WORKER: frozenset(
@@ -53,6 +56,7 @@ ROLE_PERMS: dict[str, frozenset[str]] = {
             Perm.TEAM_MANAGE,
             Perm.ACTIVITY_MANAGE,
             Perm.RECORD_CERTIFY,
+            Perm.TIMEBANK_OPERATE,
         }
     ),
     # A team leader runs their own team: members, training, activities, attendance and

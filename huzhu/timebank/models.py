@@ -275,3 +275,104 @@ class FamilyLink(models.Model):
     @property
     def audit_org(self) -> Org:
         return self.person.org
+
+
+class ExchangeItem(models.Model):
+    """An item of a community's exchange catalogue (爱心超市), priced in time credits."""
+
+    org = models.ForeignKey(
+        Org, on_delete=models.PROTECT, related_name="exchange_items", verbose_name=_("所属组织")
+    )
+    name = models.CharField(_("物品名称"), max_length=100)
+    description = models.CharField(_("说明"), max_length=200, blank=True)
+    price_minutes = models.PositiveIntegerField(_("价格（分钟）"))
+    stock = models.PositiveIntegerField(_("库存"), default=0)
+    is_active = models.BooleanField(_("上架"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ScopedQuerySet.as_manager()
+    scope_path = "org__path"
+
+    class Meta:
+        verbose_name = _("爱心超市物品")
+        verbose_name_plural = _("爱心超市物品")
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(price_minutes__gte=1), name="exchange_price_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def audit_org(self) -> Org:
+        return self.org
+
+
+class Redemption(models.Model):
+    """One redemption at the counter: the member's credits go to the community pool, the
+    stock goes down, a receipt number is given."""
+
+    receipt_number = models.CharField(_("小票号"), max_length=30, unique=True)
+    item = models.ForeignKey(ExchangeItem, on_delete=models.PROTECT, related_name="redemptions")
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="redemptions")
+    quantity = models.PositiveIntegerField(_("数量"))
+    total_minutes = models.PositiveIntegerField(_("合计（分钟）"))
+    transfer = models.OneToOneField(Transfer, on_delete=models.PROTECT, related_name="redemption")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("时间"), auto_now_add=True)
+
+    objects = ScopedQuerySet.as_manager()
+    scope_path = "item__org__path"
+
+    class Meta:
+        verbose_name = _("兑换记录")
+        verbose_name_plural = _("兑换记录")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.receipt_number
+
+    @property
+    def audit_org(self) -> Org:
+        return self.item.org
+
+
+class Adjustment(models.Model):
+    """A correction asked for by one person and approved by another (two-person rule)
+    before it is posted."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="adjustments")
+    minutes = models.BigIntegerField(_("调整（分钟）"))
+    reason = models.CharField(_("原因"), max_length=200)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField(auto_now_add=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    transfer = models.OneToOneField(
+        Transfer, null=True, blank=True, on_delete=models.PROTECT, related_name="adjustment"
+    )
+
+    objects = ScopedQuerySet.as_manager()
+    scope_path = "account__org__path"
+
+    class Meta:
+        verbose_name = _("调账申请")
+        verbose_name_plural = _("调账申请")
+        constraints = [
+            models.CheckConstraint(condition=~Q(minutes=0), name="adjustment_not_zero"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.minutes:+d}"
+
+    @property
+    def audit_org(self) -> Org:
+        return self.account.org
