@@ -38,6 +38,16 @@ from huzhu.common.models import AuditEntry
 from huzhu.orgs.models import Org, OrgKind, RoleGrant
 from huzhu.orgs.scope import Scope
 from huzhu.people.models import Person, Tag
+from huzhu.timebank.counter_services import ItemInput, adjustment_request, item_create, redeem
+from huzhu.timebank.family_services import family_declare
+from huzhu.timebank.models import (
+    Account,
+    Adjustment,
+    ExchangeItem,
+    FamilyLink,
+    Redemption,
+    Transfer,
+)
 from huzhu.volunteers.models import (
     Course,
     Evaluation,
@@ -92,6 +102,11 @@ class World:
     signup: Signup
     record: ServiceRecord
     certificate: Certificate
+    account: Account
+    link: FamilyLink
+    item: ExchangeItem
+    redemption: Redemption
+    adjustment: Adjustment
 
 
 # How to fill each URL parameter with an object of community A, and whether the parameter
@@ -118,6 +133,11 @@ PARAMS: dict[str, tuple[Callable[[World], object], bool]] = {
     "signup_id": (lambda w: w.signup.pk, True),
     "record_id": (lambda w: w.record.pk, True),
     "certificate_id": (lambda w: w.certificate.pk, True),
+    "account_id": (lambda w: w.account.pk, True),
+    "link_id": (lambda w: w.link.pk, True),
+    "item_id": (lambda w: w.item.pk, True),
+    "redemption_id": (lambda w: w.redemption.pk, True),
+    "adjustment_id": (lambda w: w.adjustment.pk, True),
     # a calendar feed token that is not valid (a valid one is a capability, like a password)
     "feed_token": (lambda w: "not-a-valid-token", True),
 }
@@ -176,7 +196,8 @@ def _snapshot() -> tuple:
         Org.objects.count(),
         RoleGrant.objects.count(),
         Tag.objects.count(),
-        AuditEntry.objects.count(),
+        # worker B's audited exports of their own community are theirs to make
+        AuditEntry.objects.exclude(actor__username="worker-b", verb__endswith="export").count(),
         Volunteer.objects.count(),
         tuple(Volunteer.objects.order_by("pk").values_list("status", "star_level", "availability")),
         TeamMembership.objects.filter(left_on__isnull=True).count(),
@@ -198,6 +219,12 @@ def _snapshot() -> tuple:
         ),
         tuple(ServiceRecord.objects.order_by("pk").values_list("status", "minutes", "rating")),
         tuple(Certificate.objects.order_by("pk").values_list("status", "number")),
+        tuple(Account.objects.order_by("pk").values_list("balance", "credit_limit")),
+        Transfer.objects.count(),
+        tuple(FamilyLink.objects.order_by("pk").values_list("verified_at", "revoked_at")),
+        tuple(ExchangeItem.objects.order_by("pk").values_list("stock", "price_minutes")),
+        Redemption.objects.count(),
+        tuple(Adjustment.objects.order_by("pk").values_list("approved_by", "transfer")),
     )
 
 
@@ -250,6 +277,21 @@ def world(city: City) -> World:
         period_to=served_on,
     )
     certificate = certificate_issue(actor=None, scope=SYSTEM, certificate=certificate)
+    relative = make_person(city.grid_a, "欧阳丙丁", address="甲社区2号楼")
+    link = family_declare(
+        actor=None, scope=SYSTEM, person=person, relation="parent", relative=relative
+    )
+    item = item_create(
+        actor=None,
+        scope=SYSTEM,
+        org=city.community_a,
+        data=ItemInput(name="甲社区爱心超市大米", price_minutes=30, stock=10),
+    )
+    redemption = redeem(actor=None, scope=SYSTEM, item=item, person=person, quantity=1)
+    account = Account.objects.get(person=person)
+    adjustment = adjustment_request(
+        actor=city.worker_a, scope=SYSTEM, account=account, minutes=15, reason="补记"
+    )
     return World(
         city=city,
         person_a=person,
@@ -287,6 +329,11 @@ def world(city: City) -> World:
         signup=signup,
         record=record,
         certificate=certificate,
+        account=account,
+        link=link,
+        item=item,
+        redemption=redemption,
+        adjustment=adjustment,
     )
 
 

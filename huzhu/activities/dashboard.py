@@ -79,6 +79,7 @@ class VolunteerHome:
     confirmed_hours: str
     pending_hours: str
     star_level: int
+    balance_hours: str | None  # time-bank balance, None before the account exists
 
 
 def volunteer_home(*, scope: Scope) -> VolunteerHome | None:
@@ -101,7 +102,13 @@ def volunteer_home(*, scope: Scope) -> VolunteerHome | None:
         )["total"]
         or 0
     )
+    from huzhu.timebank.models import Account
+
+    balance = (
+        Account.objects.filter(person_id=volunteer.person_id).values_list("balance", flat=True)
+    ).first()
     return VolunteerHome(
+        balance_hours=format_hours(balance) if balance is not None else None,
         next_signups=list(upcoming),
         confirmed_hours=format_hours(volunteer.recorded_minutes),
         pending_hours=format_hours(pending),

@@ -23,6 +23,7 @@ from huzhu.orgs.roles import Role
 from huzhu.people.api import PersonOut
 from huzhu.people.api import router as people_router
 from huzhu.people.selectors import person_for_user
+from huzhu.timebank.api import router as timebank_router
 from huzhu.volunteers.api import router as volunteers_router
 from huzhu.volunteers.api_training import router as volunteers_training_router
 
@@ -66,6 +67,7 @@ api.add_router("/volunteers", volunteers_router)
 # share the /activities prefix with the activities router.
 api.add_router("/activities", activities_records_router)
 api.add_router("/activities", activities_router)
+api.add_router("/timebank", timebank_router)
 
 
 class UserOut(Schema):

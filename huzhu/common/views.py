@@ -101,6 +101,9 @@ VERB_LABELS: dict[str, Any] = {
     "certificate.reject": gettext_lazy("不予开具志愿服务证明"),
     "certificate.revoke": gettext_lazy("撤销志愿服务证明"),
     "certificate.download": gettext_lazy("下载志愿服务证明"),
+    "timebank.transfer": gettext_lazy("时间币转赠家人"),
+    "timebank.donate": gettext_lazy("捐赠时间币"),
+    "timebank.spend": gettext_lazy("支付时间币"),
 }
 
 # Field names in audit data → labels, by the verb's prefix; "" holds the shared ones.

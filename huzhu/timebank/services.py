@@ -81,10 +81,14 @@ def credit_records(*, record_ids: Iterable[int], actor: Any = None) -> int:
     Returns how many transfers were posted."""
     from huzhu.activities.models import RecordStatus, ServiceRecord
 
+    ids = list(record_ids)
+    # A record credited before is skipped even when corrected since (its key names the old
+    # minutes; the correction posted the difference).
+    credited = Transfer.objects.filter(record_id__in=ids, kind=TransferKind.EARN)
     rows = list(
-        ServiceRecord.objects.filter(
-            pk__in=list(record_ids), status=RecordStatus.CONFIRMED
-        ).values_list("pk", "minutes", "org_id", "category__name", "volunteer__person_id")
+        ServiceRecord.objects.filter(pk__in=ids, status=RecordStatus.CONFIRMED)
+        .exclude(pk__in=credited.values("record_id"))
+        .values_list("pk", "minutes", "org_id", "category__name", "volunteer__person_id")
     )
     if not rows:
         return 0
@@ -180,6 +184,15 @@ def transfer_to_family(
     the sender's community allow)."""
     if minutes <= 0:
         raise LedgerRefusal("amount.positive", _("转赠时长必须大于零。"))
+    if sender.pk == receiver.pk:
+        raise LedgerRefusal("transfer.self", _("不能转赠给自己。"))
+    with transaction.atomic():  # a refusal also undoes an account opened for it
+        return _transfer_to_family(actor, sender, receiver, minutes, memo, idempotency_key)
+
+
+def _transfer_to_family(
+    actor: Any, sender: Person, receiver: Person, minutes: int, memo: str, idempotency_key: str
+) -> Transfer:
     source = account_for_person(sender)
     target = account_for_person(receiver)
     rules = rules_for(source.org)
@@ -248,6 +261,24 @@ def pay_for_help(
         raise LedgerRefusal("amount.positive", _("支付时长必须大于零。"))
     if on_behalf and not consent.strip():
         raise LedgerRefusal("spend.consent", _("代办支付须记录本人同意（如“本人电话同意”）。"))
+    if payer.pk == helper.pk:
+        raise LedgerRefusal("transfer.self", _("不能向自己支付。"))
+    with transaction.atomic():  # a refusal also undoes an account opened for it
+        return _pay_for_help(
+            actor, payer, helper, minutes, memo, idempotency_key, on_behalf, consent
+        )
+
+
+def _pay_for_help(
+    actor: Any,
+    payer: Person,
+    helper: Person,
+    minutes: int,
+    memo: str,
+    idempotency_key: str,
+    on_behalf: bool,
+    consent: str,
+) -> Transfer:
     source = account_for_person(payer)
     target = account_for_person(helper)
     rules = rules_for(source.org)

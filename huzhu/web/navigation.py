@@ -56,6 +56,7 @@ class NavEntry:
 
 VOLUNTEERS = _("志愿者")
 ACTIVITIES = _("活动")
+TIMEBANK = _("时间银行")
 
 NAV_ITEMS: list[NavItem] = [
     NavItem(_("工作台"), "home", "house"),
@@ -75,6 +76,7 @@ NAV_ITEMS: list[NavItem] = [
         "heart",
         show_if=lambda c: not c.is_volunteer and not c.scope.can(Perm.VOLUNTEER_VIEW),
     ),
+    NavItem(_("时间银行"), "timebank:home", "piggy-bank", needs_person=True),
     NavItem(_("居民"), "people:list", "people", Perm.PERSON_VIEW),
     NavItem(
         _("志愿者名册"), "volunteers:list", "heart-pulse", Perm.VOLUNTEER_VIEW, group=VOLUNTEERS
@@ -113,10 +115,14 @@ NAV_ITEMS: list[NavItem] = [
         Perm.RECORD_CERTIFY,
         group=ACTIVITIES,
     ),
+    NavItem(_("时间银行柜台"), "timebank:counter", "shop", Perm.TIMEBANK_OPERATE, group=TIMEBANK),
+    NavItem(_("爱心超市"), "timebank:items", "basket", Perm.TIMEBANK_OPERATE, group=TIMEBANK),
+    NavItem(_("资金流"), "timebank:flows", "graph-up", Perm.TIMEBANK_VIEW, group=TIMEBANK),
+    NavItem(_("时间银行规则"), "timebank:policies", "sliders", Perm.TIMEBANK_VIEW, group=TIMEBANK),
     NavItem(_("组织"), "orgs:tree", "diagram-3", Perm.VIEW),
     NavItem(_("居民标签"), "people:tags", "tags", Perm.ORG_MANAGE),
 ]
-GROUP_ICONS = {VOLUNTEERS: "heart-pulse", ACTIVITIES: "calendar-event"}
+GROUP_ICONS = {VOLUNTEERS: "heart-pulse", ACTIVITIES: "calendar-event", TIMEBANK: "piggy-bank"}
 
 
 def visible_items(scope: Scope) -> list[NavItem]:

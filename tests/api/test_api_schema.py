@@ -66,6 +66,10 @@ PATHS = {
     "/api/v1/activities/me/orgs": {"get"},
     "/api/v1/activities/me/records": {"get", "post"},
     "/api/v1/activities/me/certificates": {"get", "post"},
+    "/api/v1/timebank/accounts/me": {"get"},
+    "/api/v1/timebank/accounts/{account_id}/entries": {"get"},
+    "/api/v1/timebank/accounts/{account_id}/statement": {"get"},
+    "/api/v1/timebank/transfers": {"post"},
 }
 
 
@@ -162,4 +166,5 @@ def test_route_parameters_use_the_project_names():
         "signup_id",
         "record_id",
         "certificate_id",
+        "account_id",
     }
