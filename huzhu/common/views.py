@@ -104,6 +104,19 @@ VERB_LABELS: dict[str, Any] = {
     "timebank.transfer": gettext_lazy("时间币转赠家人"),
     "timebank.donate": gettext_lazy("捐赠时间币"),
     "timebank.spend": gettext_lazy("支付时间币"),
+    "timebank.fund_seed": gettext_lazy("保障基金注资"),
+    "timebank.fund_grant": gettext_lazy("保障基金资助"),
+    "timebank.statement_export": gettext_lazy("导出时间银行对账单"),
+    "timebank.flows_export": gettext_lazy("导出时间银行资金流"),
+    "timebank.adjust_request": gettext_lazy("申请调账"),
+    "timebank.adjust_approve": gettext_lazy("复核调账"),
+    "timebank.family_declare": gettext_lazy("申报亲属关系"),
+    "timebank.family_verify": gettext_lazy("核实亲属关系"),
+    "timebank.family_revoke": gettext_lazy("撤销亲属关系"),
+    "timebank.item_create": gettext_lazy("上架爱心超市物品"),
+    "timebank.item_update": gettext_lazy("修改爱心超市物品"),
+    "timebank.policy_set": gettext_lazy("修改时间银行规则"),
+    "timebank.redeem": gettext_lazy("爱心超市兑换"),
 }
 
 # Field names in audit data → labels, by the verb's prefix; "" holds the shared ones.

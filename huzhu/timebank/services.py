@@ -7,6 +7,8 @@ here, under the same locks, and a refusal names the rule.
 
 from __future__ import annotations
 
+import datetime as dt
+from calendar import monthrange
 from collections.abc import Iterable
 from typing import Any
 
@@ -308,3 +310,112 @@ def _pay_for_help(
     )
     log_action(actor, "timebank.spend", source, {"to": target.pk, "minutes": minutes})
     return transfer
+
+
+# --- the guarantee fund ---------------------------------------------------------------------
+
+
+def _require_operate(scope: Any, org: Org) -> None:
+    from django.core.exceptions import PermissionDenied
+
+    from huzhu.orgs.roles import Perm
+
+    if scope is None or not scope.can(Perm.TIMEBANK_OPERATE, org):
+        raise PermissionDenied(_("没有在该组织办理时间银行业务的权限。"))
+
+
+def guarantee_seed(*, actor: Any, scope: Any, org: Org, minutes: int, reason: str) -> Transfer:
+    """The government seeds an org's guarantee fund (保障基金) from its issuance account."""
+    _require_operate(scope, org)
+    if minutes <= 0 or not reason.strip():
+        raise LedgerRefusal("fund.input", _("请填写大于零的时长和注资依据。"))
+    transfer = ledger.post(
+        kind=TransferKind.GRANT,
+        legs=[
+            Leg(org_account(org, AccountKind.ISSUANCE).pk, -minutes),
+            Leg(org_account(org, AccountKind.GUARANTEE).pk, minutes),
+        ],
+        actor=actor,
+        memo=_("保障基金注资：%(r)s") % {"r": reason.strip()},
+    )
+    log_action(
+        actor, "timebank.fund_seed", org_account(org, AccountKind.GUARANTEE), {"minutes": minutes}
+    )
+    return transfer
+
+
+def guarantee_grant(
+    *, actor: Any, scope: Any, org: Org, person: Person, minutes: int, reason: str
+) -> Transfer:
+    """The guarantee fund credits an elderly resident in special difficulty (the reason,
+    e.g. 特困供养, is kept in the memo)."""
+    _require_operate(scope, org)
+    if not person.org.path.startswith(org.path):
+        raise LedgerRefusal("fund.scope", _("只能资助本组织范围内的居民。"))
+    if minutes <= 0 or not reason.strip():
+        raise LedgerRefusal("fund.input", _("请填写大于零的时长和资助依据。"))
+    with transaction.atomic():
+        fund = org_account(org, AccountKind.GUARANTEE)
+        target = account_for_person(person)
+        target_rules = rules_for(target.org)
+
+        def check(accounts: dict[int, Account]) -> None:
+            _cap_check(target_rules, accounts[target.pk], minutes)
+
+        transfer = ledger.post(
+            kind=TransferKind.GRANT,
+            legs=[Leg(fund.pk, -minutes), Leg(target.pk, minutes)],
+            actor=actor,
+            memo=_("保障基金资助：%(r)s") % {"r": reason.strip()},
+            check=check,
+        )
+    log_action(actor, "timebank.fund_grant", target, {"minutes": minutes})
+    return transfer
+
+
+# --- expiry (optional policy) ----------------------------------------------------------------
+
+
+def _months_before(day: dt.date, months: int) -> dt.date:
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    month += 1
+    return day.replace(year=year, month=month, day=min(day.day, monthrange(year, month)[1]))
+
+
+def expire_credits(*, today: dt.date) -> int:
+    """Where the rules set an expiry of N months, credits are spent oldest first, so a
+    balance may not exceed what the account received in the last N months: the excess goes
+    back to the issuing org (an ``expire`` transfer, once per account and day). Returns how
+    many accounts lost credits."""
+    from django.db.models import Sum
+
+    from huzhu.timebank.models import Entry
+
+    expired = 0
+    rules_by_org: dict[int, Rules] = {}
+    accounts = Account.objects.filter(kind=AccountKind.PERSON, balance__gt=0).select_related("org")
+    for account in accounts.iterator():
+        rules = rules_by_org.setdefault(account.org_id, rules_for(account.org))
+        if not rules.expiry_months:
+            continue
+        cutoff = timezone.make_aware(
+            dt.datetime.combine(_months_before(today, rules.expiry_months), dt.time.min)
+        )
+        recent = (
+            Entry.objects.filter(account=account, amount__gt=0, created_at__gte=cutoff)
+            .exclude(transfer__kind=TransferKind.REVERSE)
+            .aggregate(total=Sum("amount"))["total"]
+            or 0
+        )
+        excess = account.balance - recent
+        if excess <= 0:
+            continue
+        issuance = org_account(account.org, AccountKind.ISSUANCE)
+        ledger.post(
+            kind=TransferKind.EXPIRE,
+            legs=[Leg(account.pk, -excess), Leg(issuance.pk, excess)],
+            idempotency_key=f"expire:{account.pk}:{today.isoformat()}",
+            memo=_("超过 %(n)d 个月未使用的时间币到期") % {"n": rules.expiry_months},
+        )
+        expired += 1
+    return expired
