@@ -266,7 +266,8 @@ def test_command_if_empty_is_idempotent_and_refuses_without_reset(db, fast_hashe
         call_command("seed_demo", "--reset", "--password", "short", stdout=io.StringIO())
 
 
-CERTIFICATE_VERBS = ("certificate.apply", "certificate.issue")
+# and demo redemptions go through the audited counter service
+CERTIFICATE_VERBS = ("certificate.apply", "certificate.issue", "timebank.redeem")
 
 
 def test_one_audit_entry_summarises_the_seed(demo):
