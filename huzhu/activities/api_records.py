@@ -438,6 +438,19 @@ def reject_record(request: HttpRequest, record_id: ObjectId, payload: ReasonIn) 
 
 
 @router.post(
+    "/records/{record_id}/revoke",
+    response={200: RecordOut, **ERRORS},
+    summary="撤销已确认的记录（时长和时间币冲回）",
+)
+def revoke_record(request: HttpRequest, record_id: ObjectId, payload: ReasonIn) -> Any:
+    record = _record(request, record_id)
+    record_services.record_revoke(
+        actor=request.user, scope=request.scope, record=record, reason=payload.reason
+    )
+    return _record_out(request, record.pk)
+
+
+@router.post(
     "/records/{record_id}/correct",
     response={200: RecordOut, **ERRORS},
     summary="更正已确认的记录（保留原值和原因）",

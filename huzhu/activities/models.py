@@ -291,6 +291,7 @@ class RecordStatus(models.TextChoices):
     PENDING = "pending", _("待确认")
     CONFIRMED = "confirmed", _("已确认")
     REJECTED = "rejected", _("已退回")
+    REVOKED = "revoked", _("已撤销")
 
 
 class RecordSource(models.TextChoices):

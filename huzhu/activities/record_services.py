@@ -497,6 +497,26 @@ def record_reject(*, actor: Any, scope: Scope, record: ServiceRecord, reason: st
     return record
 
 
+def record_revoke(*, actor: Any, scope: Scope, record: ServiceRecord, reason: str) -> ServiceRecord:
+    """撤销 a confirmed record (e.g. hours found to be false): its hours leave the archive and
+    stars, and its time-bank credit is reversed — refused, with nothing changed, if the
+    volunteer has already spent those credits."""
+    require(scope, Perm.ACTIVITY_MANAGE, record.org)
+    if not reason.strip():
+        raise ValidationError({"reason": [_("请说明撤销原因。")]})
+    with transaction.atomic():
+        record = ServiceRecord.objects.select_for_update().get(pk=record.pk)
+        if record.status != RecordStatus.CONFIRMED:
+            raise ValidationError(_("只能撤销已确认的记录。"))
+        record.status = RecordStatus.REVOKED
+        record.reject_reason = reason.strip()[:200]
+        record.save(update_fields=["status", "reject_reason", "updated_at"])
+        volunteer_minutes_refresh(volunteer_ids=[record.volunteer_id])
+        timebank_services.record_revoked(record=record, actor=actor)
+        log_action(actor, "record.revoke", record, {"reason": reason, "minutes": record.minutes})
+    return record
+
+
 CORRECTABLE = ("served_on", "minutes", "content", "place", "rating", "evaluation")
 
 

@@ -211,6 +211,7 @@ def _record_context(request: HttpRequest, record: ServiceRecord, **forms: Any) -
         "corrections": _corrections(record),
         "can_manage": scope.can(Perm.ACTIVITY_MANAGE, record.org),
         "reject_form": forms.get("reject_form") or ReasonForm(),
+        "revoke_form": forms.get("revoke_form") or ReasonForm(),
         "correct_form": forms.get("correct_form") or RecordCorrectForm(record=record),
         "evaluate_form": forms.get("evaluate_form")
         or RecordEvaluateForm(initial={"rating": record.rating, "evaluation": record.evaluation}),
@@ -278,6 +279,22 @@ def record_reject(request: HttpRequest, record_id: int) -> HttpResponse:
         record_services.record_reject,
         lambda: {"reason": form.cleaned_data["reason"]},
         _("已退回该服务记录。"),
+    )
+
+
+@require_POST
+@login_required
+def record_revoke(request: HttpRequest, record_id: int) -> HttpResponse:
+    record = _record(request, record_id)
+    form = ReasonForm(request.POST)
+    return _record_change(
+        request,
+        record,
+        form,
+        "revoke_form",
+        record_services.record_revoke,
+        lambda: {"reason": form.cleaned_data["reason"]},
+        _("已撤销该服务记录，时长和时间币已冲回。"),
     )
 
 

@@ -45,6 +45,9 @@ urlpatterns: list = [
         "manage/records/<int:record_id>/reject/", record_views.record_reject, name="record_reject"
     ),
     path(
+        "manage/records/<int:record_id>/revoke/", record_views.record_revoke, name="record_revoke"
+    ),
+    path(
         "manage/records/<int:record_id>/correct/",
         record_views.record_correct,
         name="record_correct",

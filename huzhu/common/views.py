@@ -94,6 +94,7 @@ VERB_LABELS: dict[str, Any] = {
     "record.enter": gettext_lazy("录入服务记录"),
     "record.confirm": gettext_lazy("确认服务记录"),
     "record.reject": gettext_lazy("退回服务记录"),
+    "record.revoke": gettext_lazy("撤销服务记录"),
     "record.correct": gettext_lazy("更正服务记录"),
     "record.evaluate": gettext_lazy("评价服务记录"),
     "certificate.apply": gettext_lazy("申请志愿服务证明"),

@@ -144,6 +144,26 @@ def record_corrected(*, record: Any, old_minutes: int, actor: Any = None) -> Tra
     )
 
 
+def record_revoked(*, record: Any, actor: Any = None) -> int:
+    """A revoked record's credits go back: every earning and correction posted for it is
+    reversed (once). Refused with the rule named if the credits were already spent."""
+    posted = Transfer.objects.filter(
+        record_id=record.pk, kind__in=(TransferKind.EARN, TransferKind.ADJUST)
+    ).exclude(reversed_by__isnull=False)
+    count = 0
+    for transfer in posted.order_by("pk"):
+        try:
+            ledger.reverse(transfer=transfer, actor=actor, memo=_("服务记录撤销"))
+        except LedgerRefusal as refusal:
+            raise LedgerRefusal(
+                "revoke.spent",
+                _("该记录入账的时间币已被使用，无法冲正；请先办理调账。（%(m)s）")
+                % {"m": refusal.messages[0]},
+            ) from refusal
+        count += 1
+    return count
+
+
 # --- transfers between members --------------------------------------------------------------
 
 

@@ -51,6 +51,7 @@ PATHS = {
     "/api/v1/activities/records": {"get", "post"},
     "/api/v1/activities/records/confirm": {"post"},
     "/api/v1/activities/records/{record_id}/reject": {"post"},
+    "/api/v1/activities/records/{record_id}/revoke": {"post"},
     "/api/v1/activities/records/{record_id}/correct": {"post"},
     "/api/v1/activities/certificates": {"get"},
     "/api/v1/activities/certificates/verify": {"get"},
