@@ -156,6 +156,7 @@ class ActivityOut(_ActivityResolvers):
     recur_end: dt.time | None
     recur_capacity: int | None
     recur_skip_holidays: bool
+    credit_team: bool = Field(description="时间币记入服务队（团体时长）")
     shift_count: int = Field(description="未取消的班次数")
     next_start: dt.datetime | None = Field(description="下一个班次的开始时间")
     created_at: dt.datetime
@@ -413,6 +414,7 @@ class ActivityPatch(Schema):
     recur_end: dt.time | None = None
     recur_capacity: int | None = Field(None, ge=1, le=100_000)
     recur_skip_holidays: bool | None = None
+    credit_team: bool | None = Field(None, description="时间币记入服务队（仅服务队的活动）")
 
 
 class ActivityIn(ActivityPatch):

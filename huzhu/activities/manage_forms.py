@@ -293,6 +293,12 @@ class ActivityForm(ServiceForm):
     recur_skip_holidays = forms.BooleanField(
         label=_("法定节假日不排班"), required=False, initial=True, widget=_checkbox()
     )
+    credit_team = forms.BooleanField(
+        label=_("时间币记入服务队（团体时长）"),
+        required=False,
+        help_text=_("仅服务队组织的活动可选；团队时间币只能捐赠"),
+        widget=_checkbox(),
+    )
 
     def __init__(
         self, *args: Any, scope: Scope, activity: Activity | None = None, **kwargs: Any
@@ -355,6 +361,7 @@ class ActivityForm(ServiceForm):
             recur_end=data.get("recur_end"),
             recur_capacity=data.get("recur_capacity"),
             recur_skip_holidays=bool(data.get("recur_skip_holidays")),
+            credit_team=bool(data.get("credit_team")),
         )
 
 

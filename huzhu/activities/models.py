@@ -99,6 +99,9 @@ class Activity(models.Model):
         _("开始前多少小时可取消报名"), default=2
     )
     beneficiary_count = models.PositiveIntegerField(_("服务对象人次"), default=0)
+    # 团体时长: the time-bank credit of this (team) activity goes to the team's account,
+    # which may only donate it (DOMAIN.md §5); the volunteers' hours are still recorded.
+    credit_team = models.BooleanField(_("时间币记入服务队（团体时长）"), default=False)
     # Recurrence: shifts on these weekdays (bit 0 = Monday) from ``starts_on`` until
     # ``ends_on``, created ahead by the periodic job so nobody copies activities by hand.
     recur_weekdays = models.PositiveSmallIntegerField(_("每周重复"), default=0)

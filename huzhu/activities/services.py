@@ -123,6 +123,7 @@ class ActivityInput:
     recur_end: dt.time | None = None
     recur_capacity: int | None = None
     recur_skip_holidays: bool = True
+    credit_team: bool = False
 
 
 SCALAR_FIELDS = (
@@ -151,6 +152,7 @@ SCALAR_FIELDS = (
     "recur_end",
     "recur_capacity",
     "recur_skip_holidays",
+    "credit_team",
 )
 
 
@@ -202,6 +204,7 @@ def activity_create(*, actor: Any, scope: Scope, org: Org, data: ActivityInput) 
     require(scope, Perm.ACTIVITY_MANAGE, org)
     if org.kind not in ORGANISER_KINDS:
         raise ValidationError({"org": [_("该组织不能发布志愿活动。")]})
+    _check_team_credit(org, data)
     errors = _validate_activity(data)
     if errors:
         raise ValidationError(errors)
@@ -225,6 +228,7 @@ def activity_update(
     errors = _validate_activity(data)
     if errors:
         raise ValidationError(errors)
+    _check_team_credit(activity.org, data)
     _check_shifts_within(activity, data)
     with transaction.atomic():
         before = {name: str(getattr(activity, name)) for name in SCALAR_FIELDS}
@@ -237,6 +241,11 @@ def activity_update(
         if activity.is_recurring:
             recurring_shifts_extend(activity=activity, today=timezone.localdate())
     return activity
+
+
+def _check_team_credit(org: Org, data: ActivityInput) -> None:
+    if data.credit_team and org.kind != OrgKind.TEAM:
+        raise ValidationError({"credit_team": [_("只有服务队组织的活动才能把时间币记入团队。")]})
 
 
 def _check_shifts_within(activity: Activity, data: ActivityInput) -> None:

@@ -106,6 +106,7 @@ VERB_LABELS: dict[str, Any] = {
     "timebank.donate": gettext_lazy("捐赠时间币"),
     "timebank.spend": gettext_lazy("支付时间币"),
     "timebank.fund_seed": gettext_lazy("保障基金注资"),
+    "timebank.team_donate": gettext_lazy("服务队捐赠团体时长"),
     "timebank.fund_grant": gettext_lazy("保障基金资助"),
     "timebank.statement_export": gettext_lazy("导出时间银行对账单"),
     "timebank.flows_export": gettext_lazy("导出时间银行资金流"),

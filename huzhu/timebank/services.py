@@ -90,7 +90,14 @@ def credit_records(*, record_ids: Iterable[int], actor: Any = None) -> int:
     rows = list(
         ServiceRecord.objects.filter(pk__in=ids, status=RecordStatus.CONFIRMED)
         .exclude(pk__in=credited.values("record_id"))
-        .values_list("pk", "minutes", "org_id", "category__name", "volunteer__person_id")
+        .values_list(
+            "pk",
+            "minutes",
+            "org_id",
+            "category__name",
+            "volunteer__person_id",
+            "activity__credit_team",
+        )
     )
     if not rows:
         return 0
@@ -100,16 +107,21 @@ def credit_records(*, record_ids: Iterable[int], actor: Any = None) -> int:
     orgs = {o.pk: o for o in Org.objects.filter(pk__in={r[2] for r in rows})}
     rules: dict[int, Rules] = {}
     items = []
-    for record_id, minutes, org_id, category, person_id in rows:
+    for record_id, minutes, org_id, category, person_id, to_team in rows:
         org = orgs[org_id]
         rule = rules.setdefault(org_id, rules_for(org))
         credit = rule.earn_minutes(category, minutes)
         if credit <= 0:
             continue
+        receiver = (
+            org_account(org, AccountKind.TEAM)
+            if to_team and org.kind == OrgKind.TEAM
+            else account_for_person(people[person_id])
+        )
         items.append(
             ledger.BatchItem(
                 debit_account_id=org_account(org, AccountKind.ISSUANCE).pk,
-                credit_account_id=account_for_person(people[person_id]).pk,
+                credit_account_id=receiver.pk,
                 minutes=credit,
                 idempotency_key=earn_key(record_id, minutes),
                 memo=_("服务入账"),
@@ -133,10 +145,15 @@ def record_corrected(*, record: Any, old_minutes: int, actor: Any = None) -> Tra
     if diff == 0:
         return None
     issuance = org_account(org, AccountKind.ISSUANCE)
-    person = account_for_person(record.volunteer.person)
+    team_credit = record.activity is not None and record.activity.credit_team
+    receiver = (
+        org_account(org, AccountKind.TEAM)
+        if team_credit and org.kind == OrgKind.TEAM
+        else account_for_person(record.volunteer.person)
+    )
     return ledger.post(
         kind=TransferKind.ADJUST,
-        legs=[Leg(issuance.pk, -diff), Leg(person.pk, diff)],
+        legs=[Leg(issuance.pk, -diff), Leg(receiver.pk, diff)],
         actor=actor,
         idempotency_key=f"correct:{record.pk}:{old_minutes}:{record.minutes}",
         memo=_("服务记录更正"),
@@ -329,6 +346,64 @@ def _pay_for_help(
         check=check,
     )
     log_action(actor, "timebank.spend", source, {"to": target.pk, "minutes": minutes})
+    return transfer
+
+
+# --- group (team) time ------------------------------------------------------------------
+
+
+def team_donate(
+    *,
+    actor: Any,
+    scope: Any,
+    team: Org,
+    minutes: int,
+    to_person: Person | None = None,
+    memo: str = "",
+    idempotency_key: str = "",
+) -> Transfer:
+    """团体时长 may only be donated: to the community pool, or to a named resident (e.g. a
+    vulnerable elderly person) of the same community. The team's leader or a worker does it."""
+    from django.core.exceptions import PermissionDenied
+
+    from huzhu.orgs.roles import Perm
+
+    if team.kind != OrgKind.TEAM:
+        raise LedgerRefusal("team.kind", _("只有服务队有团队时间币。"))
+    if scope is None or not (
+        scope.can(Perm.TEAM_MANAGE, team) or scope.can(Perm.TIMEBANK_OPERATE, team)
+    ):
+        raise PermissionDenied(_("没有管理该服务队时间币的权限。"))
+    if minutes <= 0:
+        raise LedgerRefusal("amount.positive", _("捐赠时长必须大于零。"))
+    community = (
+        Org.objects.ancestors_of(team).filter(kind=OrgKind.COMMUNITY).order_by("-depth").first()
+    )
+    if community is None:
+        raise LedgerRefusal("team.community", _("该服务队不属于任何社区。"))
+    with transaction.atomic():
+        source = org_account(team, AccountKind.TEAM)
+        if to_person is None:
+            target = org_account(community, AccountKind.POOL)
+        else:
+            if not to_person.org.path.startswith(community.path):
+                raise LedgerRefusal("team.recipient", _("只能捐赠给本社区的居民。"))
+            target = account_for_person(to_person)
+        target_rules = rules_for(target.org)
+
+        def check(accounts: dict[int, Account]) -> None:
+            if target.kind == AccountKind.PERSON:
+                _cap_check(target_rules, accounts[target.pk], minutes)
+
+        transfer = ledger.post(
+            kind=TransferKind.DONATE,
+            legs=[Leg(source.pk, -minutes), Leg(target.pk, minutes)],
+            actor=actor,
+            idempotency_key=idempotency_key,
+            memo=memo or _("服务队捐赠团体时长"),
+            check=check,
+        )
+    log_action(actor, "timebank.team_donate", source, {"minutes": minutes, "to": target.pk})
     return transfer
 
 
