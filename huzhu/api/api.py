@@ -24,6 +24,7 @@ from huzhu.people.api import PersonOut
 from huzhu.people.api import router as people_router
 from huzhu.people.selectors import person_for_user
 from huzhu.timebank.api import router as timebank_router
+from huzhu.timebank.api_fund import router as timebank_fund_router
 from huzhu.volunteers.api import router as volunteers_router
 from huzhu.volunteers.api_training import router as volunteers_training_router
 
@@ -68,6 +69,8 @@ api.add_router("/volunteers", volunteers_router)
 api.add_router("/activities", activities_records_router)
 api.add_router("/activities", activities_router)
 api.add_router("/timebank", timebank_router)
+# 团体时长 (/timebank/teams/…) and the guarantee fund (/timebank/fund/…) share the prefix.
+api.add_router("/timebank", timebank_fund_router)
 
 
 class UserOut(Schema):

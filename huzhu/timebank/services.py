@@ -58,6 +58,33 @@ def account_for_person(person: Person) -> Account:
         return Account.objects.get(person=person)
 
 
+def accounts_for_people(*, person_ids: Iterable[int]) -> dict[int, Account]:
+    """The accounts of many people at once (a shift's volunteers): the missing ones are
+    opened in one bulk insert, each in the person's community with its credit limit."""
+    wanted = set(person_ids)
+    found = {a.person_id: a for a in Account.objects.filter(person_id__in=wanted)}
+    missing = wanted - set(found)
+    if missing:
+        people = list(Person.objects.filter(pk__in=missing).select_related("org"))
+        home = {p.pk: (p.org.parent_id if p.org.kind == OrgKind.GRID else p.org_id) for p in people}
+        communities = {o.pk: o for o in Org.objects.filter(pk__in=set(home.values()))}
+        limits = {pk: rules_for(org).credit_limit_minutes for pk, org in communities.items()}
+        Account.objects.bulk_create(
+            [
+                Account(
+                    kind=AccountKind.PERSON,
+                    person_id=pk,
+                    org_id=org_id,
+                    credit_limit=limits[org_id],
+                )
+                for pk, org_id in home.items()
+            ],
+            ignore_conflicts=True,
+        )
+        found.update({a.person_id: a for a in Account.objects.filter(person_id__in=missing)})
+    return found
+
+
 def org_account(org: Org, kind: str) -> Account:
     """An org's issuance, pool, guarantee or team account, opened on first use."""
     found = Account.objects.filter(org=org, kind=kind).first()
@@ -101,26 +128,29 @@ def credit_records(*, record_ids: Iterable[int], actor: Any = None) -> int:
     )
     if not rows:
         return 0
-    people = {
-        p.pk: p for p in Person.objects.filter(pk__in={r[4] for r in rows}).select_related("org")
-    }
     orgs = {o.pk: o for o in Org.objects.filter(pk__in={r[2] for r in rows})}
+    person_accounts = accounts_for_people(
+        person_ids={r[4] for r in rows if not (r[5] and orgs[r[2]].kind == OrgKind.TEAM)}
+    )
+    issuance = {org_id: org_account(org, AccountKind.ISSUANCE) for org_id, org in orgs.items()}
     rules: dict[int, Rules] = {}
     items = []
     for record_id, minutes, org_id, category, person_id, to_team in rows:
         org = orgs[org_id]
-        rule = rules.setdefault(org_id, rules_for(org))
+        if org_id not in rules:
+            rules[org_id] = rules_for(org)
+        rule = rules[org_id]
         credit = rule.earn_minutes(category, minutes)
         if credit <= 0:
             continue
         receiver = (
             org_account(org, AccountKind.TEAM)
             if to_team and org.kind == OrgKind.TEAM
-            else account_for_person(people[person_id])
+            else person_accounts[person_id]
         )
         items.append(
             ledger.BatchItem(
-                debit_account_id=org_account(org, AccountKind.ISSUANCE).pk,
+                debit_account_id=issuance[org_id].pk,
                 credit_account_id=receiver.pk,
                 minutes=credit,
                 idempotency_key=earn_key(record_id, minutes),
@@ -490,7 +520,9 @@ def expire_credits(*, today: dt.date) -> int:
     rules_by_org: dict[int, Rules] = {}
     accounts = Account.objects.filter(kind=AccountKind.PERSON, balance__gt=0).select_related("org")
     for account in accounts.iterator():
-        rules = rules_by_org.setdefault(account.org_id, rules_for(account.org))
+        if account.org_id not in rules_by_org:
+            rules_by_org[account.org_id] = rules_for(account.org)
+        rules = rules_by_org[account.org_id]
         if not rules.expiry_months:
             continue
         cutoff = timezone.make_aware(

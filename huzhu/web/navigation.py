@@ -118,6 +118,8 @@ NAV_ITEMS: list[NavItem] = [
     NavItem(_("时间银行柜台"), "timebank:counter", "shop", Perm.TIMEBANK_OPERATE, group=TIMEBANK),
     NavItem(_("爱心超市"), "timebank:items", "basket", Perm.TIMEBANK_OPERATE, group=TIMEBANK),
     NavItem(_("资金流"), "timebank:flows", "graph-up", Perm.TIMEBANK_VIEW, group=TIMEBANK),
+    NavItem(_("团体时长"), "timebank:teams", "people", Perm.TIMEBANK_VIEW, group=TIMEBANK),
+    NavItem(_("保障基金"), "timebank:fund", "shield-check", Perm.TIMEBANK_OPERATE, group=TIMEBANK),
     NavItem(_("时间银行规则"), "timebank:policies", "sliders", Perm.TIMEBANK_VIEW, group=TIMEBANK),
     NavItem(_("组织"), "orgs:tree", "diagram-3", Perm.VIEW),
     NavItem(_("居民标签"), "people:tags", "tags", Perm.ORG_MANAGE),

@@ -71,6 +71,9 @@ PATHS = {
     "/api/v1/timebank/accounts/{account_id}/entries": {"get"},
     "/api/v1/timebank/accounts/{account_id}/statement": {"get"},
     "/api/v1/timebank/transfers": {"post"},
+    "/api/v1/timebank/teams/{team_id}/donate": {"post"},
+    "/api/v1/timebank/fund/{org_id}/seed": {"post"},
+    "/api/v1/timebank/fund/{org_id}/grant": {"post"},
 }
 
 
