@@ -27,15 +27,13 @@ from reportlab.lib.units import mm
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from huzhu.activities.models import Certificate, CertificateStatus
-from huzhu.common.pdf import FONT, PageCountingCanvas, cjk_font
+from huzhu.common.pdf import FONT, GRID, HEAD_BACKGROUND, PageCountingCanvas, cjk_font
 from huzhu.volunteers.archive_selectors import cn_date, format_hours
 
 PRINTABLE = (CertificateStatus.ISSUED, CertificateStatus.REVOKED)
 QR_SIZE = 30 * mm
 MARGIN = 20 * mm
 RECORD_WIDTHS_MM = (12, 22, 54, 44, 24, 18)  # 174 mm: the page width inside the margins
-GRID = colors.HexColor("#bbbbbb")
-HEAD_BACKGROUND = colors.HexColor("#f3f3f3")
 REVOKED_RED = colors.HexColor("#b02a37")
 
 

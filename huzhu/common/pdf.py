@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from reportlab.lib import colors
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas as pdf_canvas
@@ -12,6 +13,9 @@ from reportlab.pdfgen import canvas as pdf_canvas
 # Adobe's built-in CID font for Simplified Chinese: every PDF reader has it, nothing embedded.
 FONT = "STSong-Light"
 _registered = False
+# Table look shared by the certificate and statement PDFs.
+GRID = colors.HexColor("#bbbbbb")
+HEAD_BACKGROUND = colors.HexColor("#f3f3f3")
 
 
 def cjk_font() -> str:

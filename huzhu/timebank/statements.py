@@ -38,7 +38,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from huzhu.common.identity import mask_name
-from huzhu.common.pdf import FONT, PageCountingCanvas, cjk_font
+from huzhu.common.pdf import FONT, GRID, HEAD_BACKGROUND, PageCountingCanvas, cjk_font
 from huzhu.orgs.roles import Perm
 from huzhu.orgs.scope import Scope
 from huzhu.people.models import Person
@@ -491,8 +491,6 @@ def statement_xlsx(statement: Statement) -> bytes:
 MARGIN = 18 * mm
 LINE_WIDTHS_MM = (27, 19, 42, 32, 18, 18, 18)  # 174 mm: the page inside the margins
 SUMMARY_WIDTHS_MM = (29, 29, 29, 29, 29, 29)
-GRID = colors.HexColor("#bbbbbb")
-HEAD_BACKGROUND = colors.HexColor("#f3f3f3")
 
 
 def _styles() -> dict[str, ParagraphStyle]:
