@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -24,6 +25,7 @@ from huzhu.activities.models import (
     SignupStatus,
 )
 from huzhu.common.audit import log_action
+from huzhu.common.models import AuditEntry
 from huzhu.common.periodic import periodic_job
 
 NO_SHOW_LOOKBACK = dt.timedelta(days=14)
@@ -150,9 +152,18 @@ def recurring_shifts(today: dt.date) -> str:
 
 def activities_start_due(*, today: dt.date) -> int:
     """招募中 → 进行中 for activities whose first day has come (结项 stays the organiser's
-    decision). One UPDATE and one audit entry naming the activities; returns how many."""
+    decision). An activity the organiser moved back to 招募中 (恢复招募) is left alone. One
+    UPDATE and one audit entry naming the activities; returns how many."""
     with transaction.atomic():
-        due = Activity.objects.filter(status=ActivityStatus.RECRUITING, starts_on__lte=today)
+        resumed = AuditEntry.objects.filter(
+            verb="activity.status",
+            target_type=ContentType.objects.get_for_model(Activity),
+            data__from=ActivityStatus.RUNNING,
+            data__to=ActivityStatus.RECRUITING,
+        ).values_list("target_id", flat=True)
+        due = Activity.objects.filter(
+            status=ActivityStatus.RECRUITING, starts_on__lte=today
+        ).exclude(pk__in=[int(pk) for pk in resumed])
         ids = list(due.select_for_update().order_by("id").values_list("pk", flat=True))
         if not ids:
             return 0

@@ -274,3 +274,17 @@ def test_started_activities_move_to_running_once(city):
     assert out == "activities.status: 活动状态：1 个活动转为进行中\n"
     future.refresh_from_db()
     assert future.status == ActivityStatus.RUNNING
+
+
+def test_an_activity_the_organiser_reopened_is_not_started_again(city):
+    today = timezone.localdate()
+    reopened = make_activity(city.community_a, title="恢复招募的活动")
+    activity_set_status(actor=None, scope=SYSTEM, activity=reopened, status="running")
+    activity_set_status(actor=None, scope=SYSTEM, activity=reopened, status="recruiting")
+    make_activity(city.community_a, title="今天开始的活动")
+
+    out = run("activities.status", today)
+
+    assert out == "activities.status: 活动状态：1 个活动转为进行中\n"
+    statuses = dict(Activity.objects.values_list("title", "status"))
+    assert statuses == {"恢复招募的活动": "recruiting", "今天开始的活动": "running"}
