@@ -1,6 +1,9 @@
 """Take the README's screenshots from a running demo (`make demo` in another terminal).
 
 .venv/bin/python docs/make_screenshots.py [--base-url http://127.0.0.1:8000] [--board-url URL]
+    [--only NAME ...]
+
+``--only timebank-mobile`` (repeatable; with or without ``.png``) retakes just the named shots.
 
 The shift board is found through the UI (a running activity of worker-a's community, else a
 closed one, and its most recent shift with check-ins), so no demo ids are hard-coded; pass
@@ -67,18 +70,29 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--base-url", default="http://127.0.0.1:8000")
     parser.add_argument("--board-url", help="the shift board to show (default: found in the UI)")
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME",
+        help="take only this shot, e.g. timebank-mobile (repeatable; default: all)",
+    )
     args = parser.parse_args()
+    only = {name.removesuffix(".png") for name in args.only or ()}
     base = args.base_url.rstrip("/")
     board: str | Callable[[Page], None] = partial(open_board, base=base)
     if args.board_url:
         board = args.board_url.removeprefix(base)
     OUT.mkdir(exist_ok=True)
+    known: set[str] = set()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
 
         def shot(
             username: str, path: str | Callable[[Page], None], name: str, mobile: bool = False
         ) -> None:
+            known.add(name.removesuffix(".png"))
+            if only and name.removesuffix(".png") not in only:
+                return
             viewport = {"width": 390, "height": 780} if mobile else {"width": 1280, "height": 800}
             context = browser.new_context(
                 locale="zh-CN", viewport=viewport, device_scale_factor=2 if mobile else 1
@@ -102,7 +116,11 @@ def main() -> None:
         shot("worker-a", board, "activities-board.png")
         shot("volunteer", "/activities/", "activities-mobile.png", mobile=True)
         shot("volunteer", "/activities/hours/", "activities-hours-mobile.png", mobile=True)
+        shot("volunteer", "/timebank/", "timebank-mobile.png", mobile=True)
+        shot("worker-a", "/timebank/counter/redemptions/", "timebank-counter.png")
         browser.close()
+    if unknown := only - known:
+        raise SystemExit(f"no such shot: {', '.join(sorted(unknown))}")
 
 
 if __name__ == "__main__":

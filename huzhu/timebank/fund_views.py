@@ -137,6 +137,7 @@ class SeedForm(CounterForm):
     reason = _text(
         gettext_lazy("注资依据"), required=False, placeholder=gettext_lazy("如：区民政局拨付")
     )
+    token = TokenField()
     rule_fields = {"fund.input": "hours", "ledger.too_large": "hours"}
 
     def minutes(self) -> int:
@@ -148,6 +149,7 @@ class GrantForm(CounterForm):
     reason = _text(
         gettext_lazy("资助依据"), required=False, placeholder=gettext_lazy("如：特困供养老人")
     )
+    token = TokenField()
     rule_fields = {
         "fund.input": "hours",
         "fund.scope": "reason",
@@ -291,6 +293,12 @@ def fund_org(request: HttpRequest, org_id: int) -> HttpResponse:
     return render_form(request, "timebank/fund/fund_org.html", context, bound)
 
 
+def _form_key(request: HttpRequest, what: str, form: CounterForm) -> str:
+    """The ledger key of a form's one-time token (per user), or none without a token."""
+    token = form.cleaned_data.get("token") or ""
+    return f"{what}:{request.user.pk}:{token}" if token else ""
+
+
 def _seed(request: HttpRequest, scope: Scope, org: Org, form: SeedForm) -> None:
     transfer = services.guarantee_seed(
         actor=request.user,
@@ -298,6 +306,7 @@ def _seed(request: HttpRequest, scope: Scope, org: Org, form: SeedForm) -> None:
         org=org,
         minutes=form.minutes(),
         reason=form.cleaned_data["reason"],
+        idempotency_key=_form_key(request, "fund-seed", form),
     )
     messages.success(
         request,
@@ -314,6 +323,7 @@ def _grant(request: HttpRequest, scope: Scope, org: Org, person: Person, form: G
         person=person,
         minutes=form.minutes(),
         reason=form.cleaned_data["reason"],
+        idempotency_key=_form_key(request, "fund-grant", form),
     )
     messages.success(
         request,

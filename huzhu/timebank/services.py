@@ -449,7 +449,9 @@ def _require_operate(scope: Any, org: Org) -> None:
         raise PermissionDenied(_("没有在该组织办理时间银行业务的权限。"))
 
 
-def guarantee_seed(*, actor: Any, scope: Any, org: Org, minutes: int, reason: str) -> Transfer:
+def guarantee_seed(
+    *, actor: Any, scope: Any, org: Org, minutes: int, reason: str, idempotency_key: str = ""
+) -> Transfer:
     """The government seeds an org's guarantee fund (保障基金) from its issuance account."""
     _require_operate(scope, org)
     if minutes <= 0 or not reason.strip():
@@ -461,6 +463,7 @@ def guarantee_seed(*, actor: Any, scope: Any, org: Org, minutes: int, reason: st
             Leg(org_account(org, AccountKind.GUARANTEE).pk, minutes),
         ],
         actor=actor,
+        idempotency_key=idempotency_key,
         memo=_("保障基金注资：%(r)s") % {"r": reason.strip()},
     )
     log_action(
@@ -470,7 +473,14 @@ def guarantee_seed(*, actor: Any, scope: Any, org: Org, minutes: int, reason: st
 
 
 def guarantee_grant(
-    *, actor: Any, scope: Any, org: Org, person: Person, minutes: int, reason: str
+    *,
+    actor: Any,
+    scope: Any,
+    org: Org,
+    person: Person,
+    minutes: int,
+    reason: str,
+    idempotency_key: str = "",
 ) -> Transfer:
     """The guarantee fund credits an elderly resident in special difficulty (the reason,
     e.g. 特困供养, is kept in the memo)."""
@@ -491,6 +501,7 @@ def guarantee_grant(
             kind=TransferKind.GRANT,
             legs=[Leg(fund.pk, -minutes), Leg(target.pk, minutes)],
             actor=actor,
+            idempotency_key=idempotency_key,
             memo=_("保障基金资助：%(r)s") % {"r": reason.strip()},
             check=check,
         )

@@ -318,3 +318,18 @@ def test_api_worker_b_gets_404_on_community_a(city):
     grant = post(client, f"{base}/grant", {"person_id": elder.pk, "minutes": 10, "reason": "越权"})
     assert (grant.status_code, grant.json()) == (404, MISSING)
     assert state() == before
+
+
+def test_a_seed_or_grant_sent_twice_moves_credits_once(city, worker_a):
+    elder = make_person(city.grid_a, "李奶奶")
+    url = f"{FUND}{city.community_a.pk}/"
+    seed = {"action": "seed", "seed-hours": "5", "seed-reason": "拨付", "seed-token": "a" * 32}
+    assert worker_a.post(url, seed).status_code == 302
+    assert worker_a.post(url, seed).status_code == 302  # a reload of the same form
+    assert balance(city.community_a, AccountKind.GUARANTEE) == 300
+    grant = {"action": "grant", "grant-hours": "1", "grant-reason": "特困", "grant-token": "b" * 32}
+    for _ in range(2):
+        assert worker_a.post(f"{url}?person={elder.pk}", grant).status_code == 302
+    assert person_balance(elder) == 60
+    assert Transfer.objects.filter(kind="grant").count() == 2
+    assert ledger.verify().ok
