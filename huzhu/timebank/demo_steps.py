@@ -131,36 +131,38 @@ def _credit(ctx: SeedContext) -> None:
     rules: dict[int, Rules] = {pk: rules_for(Org.objects.get(pk=pk)) for pk in issuance}
     category = dict(ServiceCategory.objects.values_list("pk", "name"))
     memo = _("服务入账")
-    last = 0
-    while True:
-        rows = list(
-            records.filter(pk__gt=last)
-            .order_by("pk")
-            .values_list("pk", "minutes", "org_id", "category_id", "volunteer__person_id")[:CHUNK]
-        )
-        if not rows:
-            break
-        last = rows[-1][0]
-        accounts = dict(
-            Account.objects.filter(person_id__in={r[4] for r in rows}).values_list(
-                "person_id", "pk"
+    # Day by day, so each credit is dated the evening of its service and every account's
+    # entries run in date order (statements and monthly summaries read like real ones).
+    days = records.order_by("served_on").values_list("served_on", flat=True).distinct()
+    for day in list(days):
+        at = timezone.make_aware(dt.datetime.combine(day, dt.time(20, 0)))
+        ids = list(records.filter(served_on=day).order_by("pk").values_list("pk", flat=True))
+        for chunk in _chunks(ids):
+            rows = list(
+                ServiceRecord.objects.filter(pk__in=chunk)
+                .order_by("pk")
+                .values_list("pk", "minutes", "org_id", "category_id", "volunteer__person_id")
             )
-        )
-        items = []
-        for record_id, minutes, org_id, category_id, person_id in rows:
-            credit = rules[org_id].earn_minutes(category[category_id], minutes)
-            if credit > 0:
-                items.append(
-                    ledger.BatchItem(
-                        debit_account_id=issuance[org_id],
-                        credit_account_id=accounts[person_id],
-                        minutes=credit,
-                        idempotency_key=services.earn_key(record_id, minutes),
-                        memo=memo,
-                        record_id=record_id,
-                    )
+            accounts = dict(
+                Account.objects.filter(person_id__in={r[4] for r in rows}).values_list(
+                    "person_id", "pk"
                 )
-        ctx.counts["timebank.earned"] += ledger.post_batch(kind=TransferKind.EARN, items=items)
+            )
+            items = [
+                ledger.BatchItem(
+                    debit_account_id=issuance[org_id],
+                    credit_account_id=accounts[person_id],
+                    minutes=credit,
+                    idempotency_key=services.earn_key(record_id, minutes),
+                    memo=memo,
+                    record_id=record_id,
+                )
+                for record_id, minutes, org_id, category_id, person_id in rows
+                if (credit := rules[org_id].earn_minutes(category[category_id], minutes)) > 0
+            ]
+            ctx.counts["timebank.earned"] += ledger.post_batch(
+                kind=TransferKind.EARN, items=items, at=at
+            )
 
 
 # --- family, donations, the counter ---------------------------------------------------------

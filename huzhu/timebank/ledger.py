@@ -9,6 +9,7 @@ key makes a replay return the first transfer and move nothing. A refusal raises
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -235,10 +236,13 @@ class BatchItem:
     record_id: int | None = None
 
 
-def post_batch(*, kind: str, items: Sequence[BatchItem], actor: Any = None) -> int:
+def post_batch(
+    *, kind: str, items: Sequence[BatchItem], actor: Any = None, at: dt.datetime | None = None
+) -> int:
     """Post many two-leg transfers in one transaction with bulk inserts (an activity's
     confirmed records): lock every account once in id order, check the limits for the
-    batch as a whole, skip items whose key was already posted. Returns how many posted."""
+    batch as a whole, skip items whose key was already posted. Returns how many posted.
+    ``at`` dates the batch (the demo generator posts a past year in date order)."""
     items = [item for item in items if item.minutes > 0]
     if not items:
         return 0
@@ -262,7 +266,7 @@ def post_batch(*, kind: str, items: Sequence[BatchItem], actor: Any = None) -> i
         check_limits(accounts, changes)
         user = _user(actor)
         user_id = user.pk if user is not None else None
-        now = timezone.now()
+        now = at or timezone.now()
         # Plain rows, no model instances (COPY on PostgreSQL): a shift's 500 earnings are
         # 500 transfers and 1,000 entries.
         transfer_ids = write_rows(
