@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "huzhu.volunteers",
     "huzhu.activities",
     "huzhu.timebank",
+    "huzhu.needs",
     "huzhu.api",
     "huzhu.web",
     "huzhu.demo",
@@ -174,6 +175,13 @@ HUZHU_RECURRING_HORIZON_DAYS = int(os.environ.get("HUZHU_RECURRING_HORIZON_DAYS"
 HUZHU_PUBLIC_URL = os.environ.get("HUZHU_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 # Notification channels besides the in-app inbox (dotted paths; see docs/operations.md).
 HUZHU_NOTIFY_CHANNELS = env_list("HUZHU_NOTIFY_CHANNELS", "huzhu.common.channels.ConsoleChannel")
+
+# Needs and matching: how far a volunteer is asked to go, how far back workload counts, how
+# many volunteers an urgent broadcast reaches, and when a 结对 pair counts as quiet.
+HUZHU_MATCH_RADIUS_KM = float(os.environ.get("HUZHU_MATCH_RADIUS_KM", "5"))
+HUZHU_MATCH_LOAD_DAYS = int(os.environ.get("HUZHU_MATCH_LOAD_DAYS", "30"))
+HUZHU_MATCH_BROADCAST_TOP = int(os.environ.get("HUZHU_MATCH_BROADCAST_TOP", "5"))
+HUZHU_PAIRING_VISIT_DAYS = int(os.environ.get("HUZHU_PAIRING_VISIT_DAYS", "30"))
 
 # Time bank defaults (DOMAIN.md §5); each can be overridden per org subtree (时间银行规则).
 HUZHU_TIMEBANK_CREDIT_LIMIT_MINUTES = int(

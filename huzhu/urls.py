@@ -18,6 +18,7 @@ urlpatterns = [
     path("volunteers/", include("huzhu.volunteers.urls")),
     path("activities/", include("huzhu.activities.urls")),
     path("timebank/", include("huzhu.timebank.urls")),
+    path("needs/", include("huzhu.needs.urls")),
     path("history/", include("huzhu.common.urls")),
     path("notifications/", include("huzhu.common.notification_urls")),
     path("api/v1/", api.urls),

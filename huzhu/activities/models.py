@@ -301,6 +301,7 @@ class RecordSource(models.TextChoices):
     ATTENDANCE = "attendance", _("活动签到")
     DECLARED = "declared", _("本人申报")
     ENTERED = "entered", _("组织录入")
+    NEED = "need", _("需求对接")
 
 
 class RecordRating(models.IntegerChoices):

@@ -459,6 +459,25 @@ def record_enter(
     return record
 
 
+def record_from_need(
+    *, actor: Any, volunteer: Volunteer, org: Org, data: RecordInput
+) -> ServiceRecord:
+    """A completed need becomes a confirmed service record of the need's community (which
+    certifies it). The time bank is not credited from issuance: the need's requester or the
+    community pool pays the volunteer instead, linked to this record."""
+    _validate_record(data, timezone.localdate())
+    with transaction.atomic():
+        _check_day_limits({(volunteer.pk, data.served_on): data.minutes})
+        record = _new_record(actor, volunteer, org, data, RecordSource.NEED)
+        record.status = RecordStatus.CONFIRMED
+        record.confirmer = actor if _is_user(actor) else None
+        record.confirmed_at = timezone.now()
+        record.save()
+        log_action(actor, "record.from_need", record, {"minutes": record.minutes})
+        _after_confirm([record], actor=actor)
+    return record
+
+
 def records_confirm(*, actor: Any, scope: Scope, record_ids: list[int]) -> int:
     """Confirm chosen records 待确认 within the actor's scope (one UPDATE)."""
     now = timezone.now()

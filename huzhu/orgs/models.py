@@ -95,6 +95,10 @@ class Org(models.Model):
     address = models.CharField(_("地址"), max_length=200, blank=True)
     service_phone = models.CharField(_("服务电话"), max_length=30, blank=True)
     supervision_phone = models.CharField(_("监督电话"), max_length=30, blank=True)
+    # The centre of a community or grid (WGS-84): where matching measures distance from for
+    # volunteers who have not marked a place of their own.
+    latitude = models.FloatField(_("纬度"), null=True, blank=True)
+    longitude = models.FloatField(_("经度"), null=True, blank=True)
     sort_order = models.IntegerField(_("排序"), default=0)
     is_active = models.BooleanField(_("启用"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -28,6 +28,8 @@ class Perm(models.TextChoices):
     RECORD_CERTIFY = "record.certify", _("开具志愿服务证明")
     TIMEBANK_VIEW = "timebank.view", _("查看时间银行账户")
     TIMEBANK_OPERATE = "timebank.operate", _("时间银行柜台：兑换、代办、核实亲属")
+    NEED_MANAGE = "need.manage", _("需求对接：代发需求、匹配派单、代为确认、处理争议")
+    PAIRING_MANAGE = "pairing.manage", _("结对帮扶：建立结对、记录走访")
 
 
 _ALL_VIEW = {Perm.VIEW, Perm.PERSON_VIEW, Perm.VOLUNTEER_VIEW, Perm.TIMEBANK_VIEW}
@@ -44,6 +46,8 @@ ROLE_PERMS: dict[str, frozenset[str]] = {
             Perm.ACTIVITY_MANAGE,
             Perm.RECORD_CERTIFY,
             Perm.TIMEBANK_OPERATE,
+            Perm.NEED_MANAGE,
+            Perm.PAIRING_MANAGE,
         }
     ),
     Role.WORKER: frozenset(
@@ -57,11 +61,13 @@ ROLE_PERMS: dict[str, frozenset[str]] = {
             Perm.ACTIVITY_MANAGE,
             Perm.RECORD_CERTIFY,
             Perm.TIMEBANK_OPERATE,
+            Perm.NEED_MANAGE,
+            Perm.PAIRING_MANAGE,
         }
     ),
     # A team leader runs their own team: members, training, activities, attendance and
     # hours; certificates are issued by the community (admin or worker).
     Role.TEAM_LEADER: frozenset({*_ALL_VIEW, Perm.TEAM_MANAGE, Perm.ACTIVITY_MANAGE}),
-    Role.PARTY_WORKER: frozenset(_ALL_VIEW),
+    Role.PARTY_WORKER: frozenset({*_ALL_VIEW, Perm.PAIRING_MANAGE}),
     Role.SUPERVISOR: frozenset({*_ALL_VIEW, Perm.AUDIT_VIEW}),
 }

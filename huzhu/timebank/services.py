@@ -108,7 +108,7 @@ def credit_records(*, record_ids: Iterable[int], actor: Any = None) -> int:
     """Confirmed service records credit their volunteers from the recording org's issuance
     account, in one batch; a record already credited is skipped (its key is taken).
     Returns how many transfers were posted."""
-    from huzhu.activities.models import RecordStatus, ServiceRecord
+    from huzhu.activities.models import RecordSource, RecordStatus, ServiceRecord
 
     ids = list(record_ids)
     # A record credited before is skipped even when corrected since (its key names the old
@@ -117,6 +117,7 @@ def credit_records(*, record_ids: Iterable[int], actor: Any = None) -> int:
     rows = list(
         ServiceRecord.objects.filter(pk__in=ids, status=RecordStatus.CONFIRMED)
         .exclude(pk__in=credited.values("record_id"))
+        .exclude(source=RecordSource.NEED)  # a need's help is paid by its requester or pool
         .values_list(
             "pk",
             "minutes",
@@ -195,7 +196,8 @@ def record_revoked(*, record: Any, actor: Any = None) -> int:
     """A revoked record's credits go back: every earning and correction posted for it is
     reversed (once). Refused with the rule named if the credits were already spent."""
     posted = Transfer.objects.filter(
-        record_id=record.pk, kind__in=(TransferKind.EARN, TransferKind.ADJUST)
+        record_id=record.pk,
+        kind__in=(TransferKind.EARN, TransferKind.ADJUST, TransferKind.SPEND),
     ).exclude(reversed_by__isnull=False)
     count = 0
     for transfer in posted.order_by("pk"):
@@ -323,9 +325,11 @@ def pay_for_help(
     idempotency_key: str = "",
     on_behalf: bool = False,
     consent: str = "",
+    record: Any = None,
 ) -> Transfer:
     """支付: a resident pays a volunteer for help received — or a worker pays on an elderly
-    resident's behalf (代办), with the resident's consent recorded."""
+    resident's behalf (代办), with the resident's consent recorded. ``record`` links the
+    payment to the service record it pays for (a need's), so revoking that record refunds it."""
     if minutes <= 0:
         raise LedgerRefusal("amount.positive", _("支付时长必须大于零。"))
     if on_behalf and not consent.strip():
@@ -334,7 +338,7 @@ def pay_for_help(
         raise LedgerRefusal("transfer.self", _("不能向自己支付。"))
     with transaction.atomic():  # a refusal also undoes an account opened for it
         return _pay_for_help(
-            actor, payer, helper, minutes, memo, idempotency_key, on_behalf, consent
+            actor, payer, helper, minutes, memo, idempotency_key, on_behalf, consent, record
         )
 
 
@@ -347,6 +351,7 @@ def _pay_for_help(
     idempotency_key: str,
     on_behalf: bool,
     consent: str,
+    record: Any = None,
 ) -> Transfer:
     source = account_for_person(payer)
     target = account_for_person(helper)
@@ -374,8 +379,52 @@ def _pay_for_help(
         on_behalf=on_behalf,
         consent=consent.strip()[:200],
         check=check,
+        record=record,
     )
     log_action(actor, "timebank.spend", source, {"to": target.pk, "minutes": minutes})
+    return transfer
+
+
+def pool_pays_for_help(
+    *,
+    actor: Any,
+    org: Org,
+    helper: Person,
+    minutes: int,
+    memo: str = "",
+    idempotency_key: str = "",
+    record: Any = None,
+) -> Transfer:
+    """公益 help: the community pool (fed by donations) pays the volunteer who helped."""
+    if minutes <= 0:
+        raise LedgerRefusal("amount.positive", _("支付时长必须大于零。"))
+    with transaction.atomic():
+        pool = org_account(_community(org), AccountKind.POOL)
+        target = account_for_person(helper)
+        target_rules = rules_for(target.org)
+
+        def check(accounts: dict[int, Account]) -> None:
+            if accounts[pool.pk].balance < minutes:
+                raise LedgerRefusal(
+                    "pool.balance",
+                    _("社区互助池余额不足：现有 %(have)s 小时，需要 %(need)s 小时。")
+                    % {
+                        "have": ledger.hours(accounts[pool.pk].balance),
+                        "need": ledger.hours(minutes),
+                    },
+                )
+            _cap_check(target_rules, accounts[target.pk], minutes)
+
+        transfer = ledger.post(
+            kind=TransferKind.SPEND,
+            legs=[Leg(pool.pk, -minutes), Leg(target.pk, minutes)],
+            actor=actor,
+            idempotency_key=idempotency_key,
+            memo=memo or _("互助池支付公益服务"),
+            check=check,
+            record=record,
+        )
+        log_action(actor, "timebank.pool_spend", pool, {"to": target.pk, "minutes": minutes})
     return transfer
 
 
