@@ -297,7 +297,7 @@ def top(candidates: Sequence[Candidate], n: int) -> list[Candidate]:
 
 def explain(ctx: MatchContext, candidate: Candidate) -> list[str]:
     """Why this volunteer ranks where they do, one phrase per part, in the UI language."""
-    _vid, category_id, community_id, fit, _lat, _lng = candidate.row[:6]
+    _vid, category_id, _community, fit, _lat, _lng = candidate.row[:6]
     availability, load, no_shows, rating_x10, ratings = candidate.row[6:11]
     name = ctx.category_names.get(category_id, "")
     fit_words = {

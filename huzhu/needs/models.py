@@ -240,6 +240,9 @@ class NeedEvent(models.Model):
         verbose_name_plural = _("需求处理记录")
         ordering = ["created_at", "id"]
 
+    def __str__(self) -> str:
+        return f"{self.need_id} {self.verb}"
+
 
 class InvitationKind(models.TextChoices):
     INVITE = "invite", _("邀请")
@@ -287,6 +290,9 @@ class Invitation(models.Model):
         ]
         indexes = [models.Index(fields=["volunteer", "status"])]
 
+    def __str__(self) -> str:
+        return f"{self.need_id} → {self.volunteer_id}"
+
 
 class MessageRole(models.TextChoices):
     REQUESTER = "requester", _("求助人")
@@ -313,6 +319,9 @@ class Message(models.Model):
         verbose_name_plural = _("需求留言")
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["need", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.author_label}: {self.body[:20]}"
 
 
 class OfferQuerySet(ScopedQuerySet):
@@ -412,6 +421,9 @@ class MatchProfile(models.Model):
             models.Index(fields=["category", "community"], name="match_category_community"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.volunteer_id}/{self.category_id}"
+
 
 class PairingStatus(models.TextChoices):
     ACTIVE = "active", _("结对中")
@@ -506,3 +518,6 @@ class Visit(models.Model):
         verbose_name = _("走访记录")
         verbose_name_plural = _("走访记录")
         ordering = ["-visited_on", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.pairing_id} {self.visited_on}"
