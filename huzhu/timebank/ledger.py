@@ -132,13 +132,13 @@ def post(
     (nothing moves twice). ``check`` runs under the locks for the caller's rules."""
     _validate_legs(legs)
     key = idempotency_key or f"auto:{uuid.uuid4().hex}"
-    if idempotency_key:  # a fresh random key cannot have been used
-        existing = _posted(key)
-        if existing is not None:
-            return existing
     changes: dict[int, int] = defaultdict(int)
     for leg in legs:
         changes[leg.account_id] += leg.amount
+    if idempotency_key:  # a fresh random key cannot have been used
+        existing = _posted(key)
+        if existing is not None:
+            return _same_or_refuse(existing, changes)
     try:
         with transaction.atomic():
             accounts = _lock(changes)
@@ -163,8 +163,21 @@ def post(
         existing = Transfer.objects.filter(idempotency_key=key).first()
         if existing is None:
             raise
-        return existing
+        return _same_or_refuse(existing, changes)
     return transfer
+
+
+def _same_or_refuse(existing: Transfer, changes: dict[int, int]) -> Transfer:
+    """A replay returns the first transfer — unless the key was used for different legs,
+    which is a client's mistake, refused rather than silently answered with the old one."""
+    posted: dict[int, int] = defaultdict(int)
+    for account_id, amount in existing.entries.values_list("account_id", "amount"):
+        posted[account_id] += amount
+    if {k: v for k, v in posted.items() if v} != {k: v for k, v in changes.items() if v}:
+        raise LedgerRefusal(
+            "idempotency.mismatch", _("该幂等键已用于另一笔不同的转账，请使用新的幂等键。")
+        )
+    return existing
 
 
 def _insert_transfer(transfer: Transfer) -> Transfer:

@@ -595,13 +595,14 @@ def expire_credits(*, today: dt.date) -> int:
             or 0
         )
         excess = account.balance - recent
-        if excess <= 0:
-            continue
+        key = f"expire:{account.pk}:{today.isoformat()}"
+        if excess <= 0 or Transfer.objects.filter(idempotency_key=key).exists():
+            continue  # (a second run on the same day expires nothing more)
         issuance = org_account(account.org, AccountKind.ISSUANCE)
         ledger.post(
             kind=TransferKind.EXPIRE,
             legs=[Leg(account.pk, -excess), Leg(issuance.pk, excess)],
-            idempotency_key=f"expire:{account.pk}:{today.isoformat()}",
+            idempotency_key=key,
             memo=_("超过 %(n)d 个月未使用的时间币到期") % {"n": rules.expiry_months},
         )
         expired += 1

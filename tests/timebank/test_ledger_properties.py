@@ -118,13 +118,23 @@ def _attempt(model: Model, operation: tuple, step: int) -> None:
     if kind == "replay":
         if not model.posted:
             return
-        transfer, _changes = model.posted[first % len(model.posted)]
+        transfer, changes = model.posted[first % len(model.posted)]
         again = ledger.post(
             kind="family",
-            legs=[Leg(ids[ISSUANCE], -1), Leg(ids[POOL], 1)],
+            legs=[Leg(ids[index], amount) for index, amount in changes.items() if amount],
             idempotency_key=transfer.idempotency_key,
         )
         assert again.pk == transfer.pk
+        # the same key for different legs is refused, not answered with the first transfer
+        with pytest.raises(LedgerRefusal) as refused:
+            ledger.post(
+                kind="family",
+                legs=[Leg(ids[ISSUANCE], -1), Leg(ids[POOL], 1)]
+                if changes != {ISSUANCE: -1, POOL: 1}
+                else [Leg(ids[ISSUANCE], -2), Leg(ids[POOL], 2)],
+                idempotency_key=transfer.idempotency_key,
+            )
+        assert refused.value.rule == "idempotency.mismatch"
         assert _state() == before  # a replay moves nothing
         return
     if kind == "reverse":
