@@ -33,6 +33,7 @@ def default_language():
 REFERENCE_DATA = (
     ("huzhu.people.migrations.0002_default_tags", "add_tags"),
     ("huzhu.volunteers.migrations.0002_classification_lists", "add_lists"),
+    ("huzhu.needs.migrations.0002_need_categories", "add_categories"),
 )
 
 

@@ -35,6 +35,26 @@ from huzhu.activities.record_services import (
 )
 from huzhu.activities.services import signup_create
 from huzhu.common.models import AuditEntry
+from huzhu.needs.models import (
+    Invitation,
+    Message,
+    Need,
+    NeedEvent,
+    Offer,
+    Pairing,
+    Payment,
+    Visit,
+)
+from huzhu.needs.pairing_services import PairingInput, VisitInput, pairing_create, visit_log
+from huzhu.needs.selectors import NeedAccess
+from huzhu.needs.services import (
+    NeedInput,
+    OfferInput,
+    message_post,
+    need_create,
+    need_invite,
+    offer_save,
+)
 from huzhu.orgs.models import Org, OrgKind, RoleGrant
 from huzhu.orgs.scope import Scope
 from huzhu.people.models import Person, Tag
@@ -107,6 +127,10 @@ class World:
     item: ExchangeItem
     redemption: Redemption
     adjustment: Adjustment
+    need: Need
+    invitation: Invitation
+    offer: Offer
+    pairing: Pairing
 
 
 # How to fill each URL parameter with an object of community A, and whether the parameter
@@ -138,6 +162,10 @@ PARAMS: dict[str, tuple[Callable[[World], object], bool]] = {
     "item_id": (lambda w: w.item.pk, True),
     "redemption_id": (lambda w: w.redemption.pk, True),
     "adjustment_id": (lambda w: w.adjustment.pk, True),
+    "need_id": (lambda w: w.need.pk, True),
+    "invitation_id": (lambda w: w.invitation.pk, True),
+    "offer_id": (lambda w: w.offer.pk, True),
+    "pairing_id": (lambda w: w.pairing.pk, True),
     # a calendar feed token that is not valid (a valid one is a capability, like a password)
     "feed_token": (lambda w: "not-a-valid-token", True),
 }
@@ -225,6 +253,13 @@ def _snapshot() -> tuple:
         tuple(ExchangeItem.objects.order_by("pk").values_list("stock", "price_minutes")),
         Redemption.objects.count(),
         tuple(Adjustment.objects.order_by("pk").values_list("approved_by", "transfer")),
+        tuple(Need.objects.order_by("pk").values_list("status", "volunteer", "title", "rating")),
+        tuple(Invitation.objects.order_by("pk").values_list("status", "volunteer")),
+        Message.objects.count(),
+        NeedEvent.objects.count(),
+        tuple(Offer.objects.order_by("pk").values_list("title", "is_active", "availability")),
+        tuple(Pairing.objects.order_by("pk").values_list("status", "last_visit_on")),
+        Visit.objects.count(),
     )
 
 
@@ -292,6 +327,7 @@ def world(city: City) -> World:
     adjustment = adjustment_request(
         actor=city.worker_a, scope=SYSTEM, account=account, minutes=15, reason="补记"
     )
+    need, invitation, offer, pairing = _needs_world(city, person, relative, volunteer)
     return World(
         city=city,
         person_a=person,
@@ -334,7 +370,66 @@ def world(city: City) -> World:
         item=item,
         redemption=redemption,
         adjustment=adjustment,
+        need=need,
+        invitation=invitation,
+        offer=offer,
+        pairing=pairing,
     )
+
+
+def _needs_world(
+    city: City, person: Person, relative: Person, volunteer: Volunteer
+) -> tuple[Need, Invitation, Offer, Pairing]:
+    """A need of community A (posted by worker A for the relative) with an invitation of the
+    volunteer and a message; the volunteer's offer; a pair with one visit."""
+    from huzhu.needs.models import NeedCategory
+
+    start = timezone.now() + dt.timedelta(days=1)
+    scope_a = Scope.for_user(city.worker_a)
+    need = need_create(
+        actor=city.worker_a,
+        scope=scope_a,
+        requester=relative,
+        data=NeedInput(
+            description="甲社区欧阳丙丁需要买菜",
+            address="甲社区2号楼",
+            starts_at=start,
+            ends_at=start + dt.timedelta(hours=2),
+            payment=Payment.NONE,
+        ),
+    )
+    access = NeedAccess(need=need, is_worker=True)
+    invitation = need_invite(actor=city.worker_a, access=access, volunteer_ids=[volunteer.pk])[0]
+    message_post(actor=city.worker_a, access=access, body="甲社区工作人员留言")
+    offer = offer_save(
+        actor=SYSTEM_OFFER_ACTOR,
+        org=city.community_a,
+        scope=SYSTEM,
+        data=OfferInput(
+            title="甲社区超市送货上门",
+            category_ids=[NeedCategory.objects.get(name="跑腿代办").pk],
+        ),
+    )
+    pairing = pairing_create(
+        actor=city.worker_a,
+        scope=scope_a,
+        data=PairingInput(
+            helper=person,
+            resident=relative,
+            purpose="甲社区每周探望",
+            started_on=timezone.localdate() - dt.timedelta(days=10),
+        ),
+    )
+    visit_log(
+        actor=city.worker_a,
+        scope=scope_a,
+        pairing=pairing,
+        data=VisitInput(visited_on=timezone.localdate(), done="甲社区送菜上门"),
+    )
+    return need, invitation, offer, pairing
+
+
+SYSTEM_OFFER_ACTOR = None
 
 
 def test_every_route_parameter_is_known():

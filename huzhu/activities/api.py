@@ -61,7 +61,7 @@ from huzhu.api.types import (
     ValidationErrorOut,
     text,
 )
-from huzhu.common.identity import mask_mobile, mask_name
+from huzhu.common.identity import mask_name
 from huzhu.orgs.models import Org
 from huzhu.orgs.selectors import org_get
 from huzhu.volunteers.models import (
@@ -103,7 +103,7 @@ class _ActivityResolvers(Schema):
 
     @staticmethod
     def resolve_contact_phone_masked(obj: Activity) -> str:
-        return _mask_phone(obj.contact_phone)
+        return obj.contact_phone_masked
 
     @staticmethod
     def resolve_served_groups(obj: Activity) -> list[ServedGroup]:
@@ -527,10 +527,6 @@ def _required() -> str:
 
 def _not_empty() -> str:
     return _("不能为空")
-
-
-def _mask_phone(number: str) -> str:
-    return mask_mobile(number) if number else ""
 
 
 def _record_of(signup: Signup) -> Any:

@@ -13,6 +13,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
+from huzhu.common import crypto
+from huzhu.common.identity import mask_phone
 from huzhu.orgs.models import Org
 from huzhu.orgs.scope import ScopedQuerySet
 from huzhu.volunteers.models import (
@@ -88,7 +90,12 @@ class Activity(models.Model):
         _("状态"), max_length=12, choices=ActivityStatus.choices, default=ActivityStatus.PENDING
     )
     contact_name = models.CharField(_("联系人"), max_length=50, blank=True)
-    contact_phone = models.CharField(_("联系电话"), max_length=20, blank=True)
+    # The contact's number is personal data: stored encrypted, shown masked until a volunteer
+    # has signed up (``contact_phone`` decrypts; assigning to it encrypts and masks).
+    contact_phone_encrypted = models.TextField(blank=True, editable=False)
+    contact_phone_masked = models.CharField(
+        _("联系电话"), max_length=20, blank=True, editable=False
+    )
     # Check-in may be refused farther than this from the place (metres; empty: no check).
     checkin_radius_m = models.PositiveIntegerField(_("签到距离限制（米）"), null=True, blank=True)
     rounding_minutes = models.PositiveSmallIntegerField(_("时长取整单位（分钟）"), default=15)
@@ -135,6 +142,16 @@ class Activity(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def contact_phone(self) -> str:
+        return crypto.decrypt(self.contact_phone_encrypted) if self.contact_phone_encrypted else ""
+
+    @contact_phone.setter
+    def contact_phone(self, value: str) -> None:
+        value = (value or "").strip()
+        self.contact_phone_encrypted = crypto.encrypt(value) if value else ""
+        self.contact_phone_masked = mask_phone(value) if value else ""
 
     @property
     def audit_org(self) -> Org:

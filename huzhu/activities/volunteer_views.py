@@ -139,14 +139,6 @@ def _hm(moment: dt.datetime) -> str:
     return timezone.localtime(moment).strftime("%H:%M")
 
 
-def _mask_contact(phone: str) -> str:
-    """The contact number of an activity until the volunteer has signed up: 138****5678."""
-    digits = "".join(ch for ch in phone if ch.isdigit())
-    if len(digits) < 8:
-        return "*" * len(digits)
-    return digits[:3] + "****" + digits[-4:]
-
-
 def _geo_uri(latitude: Any, longitude: Any, address: str) -> str:
     """A ``geo:`` URI (RFC 5870) that phones open in the map app the user already has."""
     return f"geo:{latitude},{longitude}?q={latitude},{longitude}({quote(address)})"
@@ -250,7 +242,6 @@ def activity_detail(request: HttpRequest, activity_id: int) -> HttpResponse:
     # The contact's number in full once the volunteer has signed up (or to organisers).
     show_contact = can_manage or any(shift.is_mine for shift in shifts)  # type: ignore[attr-defined]
     has_place = activity.latitude is not None and activity.longitude is not None
-    contact = activity.contact_phone
     return render(
         request,
         "activities/me/detail.html",
@@ -263,7 +254,9 @@ def activity_detail(request: HttpRequest, activity_id: int) -> HttpResponse:
             "served_groups": list(activity.served_groups.all()),
             "skills": list(activity.required_skills.all()),
             "qualifications": list(activity.required_qualifications.all()),
-            "contact_phone": contact if show_contact else _mask_contact(contact),
+            "contact_phone": (
+                activity.contact_phone if show_contact else activity.contact_phone_masked
+            ),
             "contact_full": show_contact,
             "geo_uri": (
                 _geo_uri(activity.latitude, activity.longitude, activity.address)

@@ -18,6 +18,8 @@ from huzhu.api import errors
 from huzhu.api.auth import default_auth
 from huzhu.api.docs import LocalSwagger, asset_urls
 from huzhu.api.types import ErrorOut
+from huzhu.needs.api import router as needs_router
+from huzhu.needs.api_pairings import router as needs_pairings_router
 from huzhu.orgs.api import router as orgs_router
 from huzhu.orgs.roles import Role
 from huzhu.people.api import PersonOut
@@ -71,6 +73,10 @@ api.add_router("/activities", activities_router)
 api.add_router("/timebank", timebank_router)
 # 团体时长 (/timebank/teams/…) and the guarantee fund (/timebank/fund/…) share the prefix.
 api.add_router("/timebank", timebank_fund_router)
+# Offers and pairings (/needs/offers…, /needs/pairings…) first: the needs router's
+# /needs/{need_id} would otherwise take /needs/offers as an id.
+api.add_router("/needs", needs_pairings_router)
+api.add_router("/needs", needs_router)
 
 
 class UserOut(Schema):

@@ -102,6 +102,14 @@ def mask_mobile(number: str) -> str:
     return number[:3] + "****" + number[-4:]
 
 
+def mask_phone(phone: str) -> str:
+    """Any phone number, mobile or landline, masked for display: 138****5678, 053****6666."""
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    if len(digits) < 8:
+        return "*" * len(digits)
+    return digits[:3] + "****" + digits[-4:]
+
+
 def mask_name(name: str) -> str:
     """张** — the family name only (two-character family names such as 欧阳 are kept)."""
     from huzhu.common.surnames import COMPOUND_SURNAMES

@@ -32,6 +32,7 @@ class NavContext:
 
     scope: Scope
     _volunteer: bool | None = field(default=None, repr=False)
+    _pairings: bool | None = field(default=None, repr=False)
 
     @property
     def is_volunteer(self) -> bool:
@@ -42,6 +43,18 @@ class NavContext:
 
                 self._volunteer = Volunteer.objects.filter(person_id=self.scope.person_id).exists()
         return self._volunteer
+
+    @property
+    def has_pairings(self) -> bool:
+        if self._pairings is None:
+            self._pairings = False
+            if self.scope.person_id is not None:
+                from huzhu.needs.models import Pairing, PairingStatus
+
+                self._pairings = Pairing.objects.filter(
+                    helper_id=self.scope.person_id, status=PairingStatus.ACTIVE
+                ).exists()
+        return self._pairings
 
 
 @dataclass
@@ -57,6 +70,7 @@ class NavEntry:
 VOLUNTEERS = _("志愿者")
 ACTIVITIES = _("活动")
 TIMEBANK = _("时间银行")
+NEEDS = _("需求对接")
 
 NAV_ITEMS: list[NavItem] = [
     NavItem(_("工作台"), "home", "house"),
@@ -77,6 +91,11 @@ NAV_ITEMS: list[NavItem] = [
         show_if=lambda c: not c.is_volunteer and not c.scope.can(Perm.VOLUNTEER_VIEW),
     ),
     NavItem(_("时间银行"), "timebank:home", "piggy-bank", needs_person=True),
+    NavItem(_("我要求助"), "needs:home", "hand-index-thumb", needs_person=True),
+    NavItem(
+        _("邀请与承接"), "needs:invitations", "envelope-heart", show_if=lambda c: c.is_volunteer
+    ),
+    NavItem(_("我的结对"), "needs:my_pairings", "people", show_if=lambda c: c.has_pairings),
     NavItem(_("居民"), "people:list", "people", Perm.PERSON_VIEW),
     NavItem(
         _("志愿者名册"), "volunteers:list", "heart-pulse", Perm.VOLUNTEER_VIEW, group=VOLUNTEERS
@@ -121,10 +140,19 @@ NAV_ITEMS: list[NavItem] = [
     NavItem(_("团体时长"), "timebank:teams", "people", Perm.TIMEBANK_VIEW, group=TIMEBANK),
     NavItem(_("保障基金"), "timebank:fund", "shield-check", Perm.TIMEBANK_OPERATE, group=TIMEBANK),
     NavItem(_("时间银行规则"), "timebank:policies", "sliders", Perm.TIMEBANK_VIEW, group=TIMEBANK),
+    NavItem(_("需求看板"), "needs:manage_list", "clipboard-heart", Perm.VIEW, group=NEEDS),
+    NavItem(_("代发需求"), "needs:manage_new", "pencil-square", Perm.NEED_MANAGE, group=NEEDS),
+    NavItem(_("服务供给"), "needs:manage_offers", "hand-thumbs-up", Perm.VIEW, group=NEEDS),
+    NavItem(_("结对帮扶"), "needs:manage_pairings", "link-45deg", Perm.VIEW, group=NEEDS),
     NavItem(_("组织"), "orgs:tree", "diagram-3", Perm.VIEW),
     NavItem(_("居民标签"), "people:tags", "tags", Perm.ORG_MANAGE),
 ]
-GROUP_ICONS = {VOLUNTEERS: "heart-pulse", ACTIVITIES: "calendar-event", TIMEBANK: "piggy-bank"}
+GROUP_ICONS = {
+    VOLUNTEERS: "heart-pulse",
+    ACTIVITIES: "calendar-event",
+    TIMEBANK: "piggy-bank",
+    NEEDS: "clipboard-heart",
+}
 
 
 def visible_items(scope: Scope) -> list[NavItem]:

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_safe
 
 from huzhu.activities.dashboard import organiser_todo, volunteer_home
+from huzhu.needs.dashboard import person_needs, worker_todo
 from huzhu.orgs.roles import Perm
 from huzhu.orgs.scope import Scope
 from huzhu.people.selectors import person_get
@@ -36,7 +37,14 @@ AUDIT_VERBS = {
 @require_safe
 def home(request: HttpRequest) -> HttpResponse:
     scope: Scope = request.scope  # type: ignore[attr-defined]
-    context: dict = {"board": None, "me": None, "activity_todo": None, "volunteer_home": None}
+    context: dict = {
+        "board": None,
+        "me": None,
+        "activity_todo": None,
+        "volunteer_home": None,
+        "needs_todo": None,
+        "my_needs": None,
+    }
     if scope.can(Perm.VIEW):
         board = selectors.dashboard(scope=scope)
         if board.recent_audit is not None:
@@ -44,7 +52,9 @@ def home(request: HttpRequest) -> HttpResponse:
                 entry.verb_label = AUDIT_VERBS.get(entry.verb, entry.verb)  # type: ignore[attr-defined]
         context["board"] = board
         context["activity_todo"] = organiser_todo(scope=scope)
+        context["needs_todo"] = worker_todo(scope=scope)
     if scope.person_id is not None:
         context["me"] = person_get(scope=scope, person_id=scope.person_id)
         context["volunteer_home"] = volunteer_home(scope=scope)
+        context["my_needs"] = person_needs(scope=scope)
     return render(request, "web/home.html", context)
