@@ -69,6 +69,8 @@ def _pydantic_message(error: dict[str, Any]) -> str:
         return _("此项为必填项")
     if kind in {"int_parsing", "int_type", "int_from_float"}:
         return _("应为整数")
+    if kind in {"float_parsing", "float_type"}:
+        return _("应为数字")
     if kind in {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}:
         return _("超出允许的范围")
     if kind == "string_too_long":

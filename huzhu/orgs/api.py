@@ -4,13 +4,15 @@ Handlers parse input, call one selector or service, and return schemas; the rule
 create what under which parent, code uniqueness) live in ``huzhu.orgs.services``.
 """
 
-from typing import Any
+import math
+from typing import Annotated, Any
 
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
+from pydantic import BeforeValidator
 
 from huzhu.api.pagination import Pagination
 from huzhu.api.types import (
@@ -32,6 +34,23 @@ router = Router(tags=["组织"])
 ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ValidationErrorOut}
 
 
+def _number(value: Any) -> Any:
+    """A JSON number (or null); the ranges and the pairing are the service's to judge."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(_("应为数字（十进制度数）"))
+    try:
+        return float(value)
+    except OverflowError:  # an integer too large for a float: out of range, like inf
+        return math.inf if value > 0 else -math.inf
+
+
+Degrees = Annotated[float | None, BeforeValidator(_number)]
+LATITUDE = "纬度（WGS-84，-90 到 90），与经度同时填写或同时为 null"
+LONGITUDE = "经度（WGS-84，-180 到 180），与纬度同时填写或同时为 null"
+
+
 class OrgOut(Schema):
     id: int
     parent_id: int | None
@@ -44,6 +63,8 @@ class OrgOut(Schema):
     address: str
     service_phone: str
     supervision_phone: str
+    latitude: float | None = Field(description="中心位置纬度（WGS-84），未标注为 null")
+    longitude: float | None = Field(description="中心位置经度（WGS-84），未标注为 null")
     sort_order: int
     is_active: bool
 
@@ -66,17 +87,22 @@ class OrgIn(Schema):
     address: Text200 = ""
     service_phone: Text30 = ""
     supervision_phone: Text30 = ""
+    latitude: Degrees = Field(None, description=LATITUDE)
+    longitude: Degrees = Field(None, description=LONGITUDE)
     sort_order: SmallInt = 0
 
 
 class OrgPatch(Schema):
-    """Only the fields sent are changed. ``division_code: null`` clears the code."""
+    """Only the fields sent are changed. ``division_code: null`` clears the code; a centre is
+    cleared with ``latitude: null`` and ``longitude: null`` together."""
 
     name: Text100 = None
     division_code: Text20 | None = None
     address: Text200 = None
     service_phone: Text30 = None
     supervision_phone: Text30 = None
+    latitude: Degrees = Field(None, description=LATITUDE)
+    longitude: Degrees = Field(None, description=LONGITUDE)
     sort_order: SmallInt = None
     is_active: bool = None
 

@@ -32,6 +32,24 @@ def _select(label: str, choices: list[tuple[str, Any]]) -> forms.CharField:
     )
 
 
+def _coordinate(label: str, placeholder: str, help_text: str = "") -> forms.FloatField:
+    # Parsed here, judged by the service (both or neither, the ranges), like the codes.
+    return forms.FloatField(
+        label=label,
+        required=False,
+        help_text=help_text,
+        error_messages={"invalid": _("请输入数字（十进制度数，如 36.651234）")},
+        widget=forms.NumberInput(
+            attrs={
+                "class": "form-control",
+                "step": "0.000001",
+                "inputmode": "decimal",
+                "placeholder": placeholder,
+            }
+        ),
+    )
+
+
 def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
     """Show a service's ValidationError next to the field it names, or above the form."""
     if hasattr(exc, "error_dict"):
@@ -64,6 +82,12 @@ class OrgFieldsForm(BootstrapForm):
     address = _text(_("地址"), 200)
     service_phone = _text(_("服务电话"), 30)
     supervision_phone = _text(_("监督电话"), 30)
+    latitude = _coordinate(
+        _("纬度"),
+        _("如 36.651234，可留空"),
+        _("社区或网格的中心位置（WGS-84，与手机定位一致），需求对接按它计算志愿者的距离"),
+    )
+    longitude = _coordinate(_("经度"), _("如 117.120456，可留空"))
     sort_order = forms.IntegerField(
         label=_("排序"),
         required=False,
@@ -107,6 +131,8 @@ class OrgEditForm(OrgFieldsForm):
             "address": org.address,
             "service_phone": org.service_phone,
             "supervision_phone": org.supervision_phone,
+            "latitude": org.latitude,
+            "longitude": org.longitude,
             "sort_order": org.sort_order,
             "is_active": org.is_active,
         }

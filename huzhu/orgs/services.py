@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -55,6 +57,58 @@ def _clean_division_code(code: str | None, exclude_pk: int | None = None) -> str
     return code
 
 
+LATITUDE_RANGE = (-90.0, 90.0)
+LONGITUDE_RANGE = (-180.0, 180.0)
+
+
+def _degrees(field: str, value: Any, bounds: tuple[float, float], label: str) -> float | None:
+    if isinstance(value, str):
+        value = value.strip()
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
+        raise ValidationError({field: _("%(label)s应为数字") % {"label": label}})
+    try:
+        degrees = float(value)
+    except OverflowError:  # an integer too large for a float: out of range, like inf
+        degrees = math.inf
+    except ValueError:
+        raise ValidationError({field: _("%(label)s应为数字") % {"label": label}}) from None
+    low, high = bounds
+    if not (math.isfinite(degrees) and low <= degrees <= high):  # NaN fails here too
+        raise ValidationError(
+            {
+                field: _("%(label)s应在 %(low)d 到 %(high)d 之间")
+                % {"label": label, "low": low, "high": high}
+            }
+        )
+    return degrees
+
+
+def _clean_coordinates(latitude: Any, longitude: Any) -> tuple[float | None, float | None]:
+    """The org's centre (WGS-84 degrees): both or neither, each within its range."""
+    errors: dict[str, list[str]] = {}
+    values: dict[str, float | None] = {}
+    for field, value, bounds, label in (
+        ("latitude", latitude, LATITUDE_RANGE, _("纬度")),
+        ("longitude", longitude, LONGITUDE_RANGE, _("经度")),
+    ):
+        try:
+            values[field] = _degrees(field, value, bounds, label)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    if not errors and (values["latitude"] is None) != (values["longitude"] is None):
+        missing = "longitude" if values["longitude"] is None else "latitude"
+        errors[missing] = [
+            _("请同时填写经度（经纬度须同时填写或同时留空）")
+            if missing == "longitude"
+            else _("请同时填写纬度（经纬度须同时填写或同时留空）")
+        ]
+    if errors:
+        raise ValidationError(errors)
+    return values["latitude"], values["longitude"]
+
+
 def _check_kind(parent: Org | None, kind: str) -> None:
     if kind not in OrgKind.values:
         raise ValidationError({"kind": _("未知的组织类型")})
@@ -84,12 +138,15 @@ def org_create(
     service_phone: str = "",
     supervision_phone: str = "",
     sort_order: int = 0,
+    latitude: float | None = None,
+    longitude: float | None = None,
 ) -> Org:
     _require_manage(scope, parent, CREATE_PERM_BY_KIND.get(kind, Perm.ORG_MANAGE))
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": _("名称不能为空")})
     _check_kind(parent, kind)
+    latitude, longitude = _clean_coordinates(latitude, longitude)
     org = Org(
         parent=parent,
         kind=kind,
@@ -99,6 +156,8 @@ def org_create(
         service_phone=service_phone.strip(),
         supervision_phone=supervision_phone.strip(),
         sort_order=sort_order,
+        latitude=latitude,
+        longitude=longitude,
         path=f"/new-{uuid.uuid4().hex}/",
         depth=(parent.depth + 1) if parent else 0,
     )
@@ -120,6 +179,8 @@ ORG_EDITABLE = (
     "address",
     "service_phone",
     "supervision_phone",
+    "latitude",
+    "longitude",
     "sort_order",
     "is_active",
 )
@@ -137,6 +198,11 @@ def org_update(*, actor: Any, scope: Scope, org: Org, **changes: Any) -> Org:
             raise ValidationError({"name": _("名称不能为空")})
     if "division_code" in changes:
         changes["division_code"] = _clean_division_code(changes["division_code"], org.pk)
+    if "latitude" in changes or "longitude" in changes:
+        # One of the pair may come alone (an API PATCH): judged together with the other.
+        changes["latitude"], changes["longitude"] = _clean_coordinates(
+            changes.get("latitude", org.latitude), changes.get("longitude", org.longitude)
+        )
     diff = {}
     for field, value in changes.items():
         if getattr(org, field) != value:

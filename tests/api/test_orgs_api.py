@@ -53,6 +53,8 @@ def test_item_shape(city, client_a):
         "address": "",
         "service_phone": "",
         "supervision_phone": "",
+        "latitude": None,
+        "longitude": None,
         "sort_order": 0,
         "is_active": True,
     }
