@@ -38,10 +38,12 @@ from huzhu.volunteers.availability import describe
 
 CELL_DEGREES = 0.01  # ~1.1 km of latitude
 CELL_ROW = 100_000  # cell = row * CELL_ROW + column
-KM_PER_DEGREE = 111.32
+EARTH_RADIUS_KM = 6371.0
+KM_PER_DEGREE = math.pi * EARTH_RADIUS_KM / 180  # the same sphere as ``distance_km``
 WEIGHTS = {"fit": 30, "distance": 25, "availability": 20, "load": 15, "reliability": 10}
 FIT_SHARE = {MatchFit.OFFER: 1.0, MatchFit.SKILL: 0.8, MatchFit.CATEGORY: 0.5}
 EXTRA_CATEGORY_SHARE = 0.8
+QUALIFICATION_CHUNK = 200
 COLUMNS = (
     "volunteer_id",
     "category_id",
@@ -71,13 +73,23 @@ def cell_of(latitude: float | None, longitude: float | None) -> int | None:
 
 
 def cell_ranges(latitude: float, longitude: float, km: float) -> list[tuple[int, int]]:
-    """Inclusive cell ranges covering the square around a place: one per grid row."""
-    d_lat = km / KM_PER_DEGREE
-    d_lng = km / (KM_PER_DEGREE * max(math.cos(math.radians(latitude)), 0.01))
+    """Inclusive cell ranges covering every place within ``km`` of a place: one per grid row
+    of the bounding box. The box is the circle's exact extent on the sphere (a circle's
+    widest longitude lies a little poleward of its centre), plus a hair for rounding."""
+    arc = km / EARTH_RADIUS_KM
+    d_lat = math.degrees(arc) * 1.000001
+    cos_lat = math.cos(math.radians(latitude))
+    if arc >= math.pi / 2 or math.sin(arc) >= cos_lat:  # reaches a pole: every longitude
+        d_lng = 180.0
+    else:
+        d_lng = math.degrees(math.asin(math.sin(arc) / cos_lat)) * 1.000001
     first_row = math.floor((latitude - d_lat + 90) / CELL_DEGREES)
     last_row = math.floor((latitude + d_lat + 90) / CELL_DEGREES)
-    first_col = math.floor((longitude - d_lng + 180) / CELL_DEGREES)
-    last_col = math.floor((longitude + d_lng + 180) / CELL_DEGREES)
+    if d_lng >= 180:
+        first_col, last_col = 0, math.floor(360 / CELL_DEGREES)
+    else:  # (a circle across the antimeridian is not looked for on its far side)
+        first_col = math.floor((longitude - d_lng + 180) / CELL_DEGREES)
+        last_col = math.floor((longitude + d_lng + 180) / CELL_DEGREES)
     return [
         (row * CELL_ROW + first_col, row * CELL_ROW + last_col)
         for row in range(first_row, last_row + 1)
@@ -121,6 +133,8 @@ class MatchContext:
     excluded: set[int]
     today: dt.date
     load_days: int
+    # qualifications must be valid on this day: the first day of the window (not before today)
+    valid_on: dt.date | None = None
 
     @classmethod
     def for_need(cls, need: Need) -> MatchContext:
@@ -138,6 +152,7 @@ class MatchContext:
             excluded.update(
                 Volunteer.objects.filter(person_id=need.requester_id).values_list("pk", flat=True)
             )
+        today = timezone.localdate()
         return cls(
             need_id=need.pk,
             community_id=community_of(need.org).pk,
@@ -149,8 +164,9 @@ class MatchContext:
             slots=window_mask(need.starts_at, need.ends_at),
             qualification_ids=sorted(need.qualifications.values_list("pk", flat=True)),
             excluded=excluded,
-            today=timezone.localdate(),
+            today=today,
             load_days=settings.HUZHU_MATCH_LOAD_DAYS,
+            valid_on=max(today, timezone.localtime(need.starts_at).date()),
         )
 
     @property
@@ -169,7 +185,8 @@ class Candidate:
 
     @property
     def points(self) -> int:
-        return round(self.score)
+        """The score in whole points, halves rounded up (62.5 → 63)."""
+        return math.floor(self.score + 0.5)
 
 
 def score_row(ctx: MatchContext, row: Row) -> Candidate | None:
@@ -228,33 +245,44 @@ def _best(ctx: MatchContext, rows: Iterable[Row]) -> list[Candidate]:
 
 
 def _qualified(ctx: MatchContext, ordered: list[Candidate], limit: int) -> list[Candidate]:
+    """The first ``limit`` candidates holding every qualification the need asks for, read
+    in chunks from the top so that a long list costs few queries."""
     if not ctx.qualification_ids:
         return ordered[:limit]
-    from huzhu.volunteers.models import Qualification
-
     chosen: list[Candidate] = []
-    need_count = len(ctx.qualification_ids)
-    for start in range(0, len(ordered), 200):
-        chunk = ordered[start : start + 200]
-        holders = _holders(Qualification, ctx, [c.volunteer_id for c in chunk], need_count)
+    for start in range(0, len(ordered), QUALIFICATION_CHUNK):
+        chunk = ordered[start : start + QUALIFICATION_CHUNK]
+        holders = qualified_ids(ctx, [c.volunteer_id for c in chunk])
         chosen.extend(c for c in chunk if c.volunteer_id in holders)
         if len(chosen) >= limit:
             break
     return chosen[:limit]
 
 
-def _holders(model: type, ctx: MatchContext, ids: list[int], need_count: int) -> set[int]:
+def qualified_ids(ctx: MatchContext, volunteer_ids: list[int]) -> set[int]:
+    """Those of ``volunteer_ids`` who hold every qualification the need asks for, each
+    valid (not expired) on the need's day."""
     from django.db.models import Count
 
-    valid = Q(expires_on__isnull=True) | Q(expires_on__gte=ctx.today)
-    rows = (
-        model.objects.filter(valid, volunteer_id__in=ids, kind_id__in=ctx.qualification_ids)
-        .values("volunteer_id")
-        .annotate(kinds=Count("kind_id", distinct=True))
-        .filter(kinds=need_count)
-        .values_list("volunteer_id", flat=True)
-    )
-    return set(rows)
+    from huzhu.volunteers.models import Qualification
+
+    if not ctx.qualification_ids:
+        return set(volunteer_ids)
+    valid = Q(expires_on__isnull=True) | Q(expires_on__gte=ctx.valid_on or ctx.today)
+    found: set[int] = set()
+    for start in range(0, len(volunteer_ids), QUALIFICATION_CHUNK):
+        ids = volunteer_ids[start : start + QUALIFICATION_CHUNK]
+        rows = (
+            Qualification.objects.filter(
+                valid, volunteer_id__in=ids, kind_id__in=ctx.qualification_ids
+            )
+            .values("volunteer_id")
+            .annotate(kinds=Count("kind_id", distinct=True))
+            .filter(kinds=len(ctx.qualification_ids))
+            .values_list("volunteer_id", flat=True)
+        )
+        found.update(rows)
+    return found
 
 
 def candidate_rows(ctx: MatchContext) -> list[Row]:

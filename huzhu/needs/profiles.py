@@ -62,41 +62,74 @@ class CategoryMap:
         self.active = set(active.values_list("pk", flat=True))
 
 
-def _communities() -> dict[int, tuple[int, float | None, float | None]]:
-    """org id → (community id, latitude, longitude) for communities and grids; a grid without
-    a place of its own takes its community's."""
-    orgs = {
-        o[0]: o
-        for o in Org.objects.filter(kind__in=(OrgKind.COMMUNITY, OrgKind.GRID)).values_list(
-            "pk", "kind", "parent_id", "latitude", "longitude"
-        )
-    }
+def _places(org_ids: set[int]) -> dict[int, tuple[int, float | None, float | None]]:
+    """org id → (community id, latitude, longitude) for the volunteers' orgs: a grid belongs
+    to its community and, without a place of its own, takes the community's; any other org
+    (a street, say) is its own community with its own place."""
+    rows = Org.objects.filter(pk__in=org_ids).values_list(
+        "pk",
+        "kind",
+        "parent_id",
+        "latitude",
+        "longitude",
+        "parent__kind",
+        "parent__latitude",
+        "parent__longitude",
+    )
     result: dict[int, tuple[int, float | None, float | None]] = {}
-    for pk, kind, parent_id, lat, lng in orgs.values():
-        community = parent_id if kind == OrgKind.GRID and parent_id in orgs else pk
-        if lat is None and community in orgs:
-            lat, lng = orgs[community][3], orgs[community][4]
+    for pk, kind, parent_id, lat, lng, parent_kind, parent_lat, parent_lng in rows:
+        community = pk
+        if kind == OrgKind.GRID and parent_id is not None and parent_kind == OrgKind.COMMUNITY:
+            community = parent_id
+            if lat is None or lng is None:
+                lat, lng = parent_lat, parent_lng
+        if lat is None or lng is None:
+            lat = lng = None
         result[pk] = (community, lat, lng)
     return result
+
+
+def adult_born_by(today: dt.date) -> dt.date:
+    """The latest birth date of someone 18 or older on ``today`` (born 29 February: adult
+    on 1 March of a common year, as ``Person.age_on`` counts)."""
+    try:
+        return today.replace(year=today.year - 18)
+    except ValueError:  # today is 29 February, 18 years ago was a common year
+        return dt.date(today.year - 18, 2, 28)
 
 
 def profiles_refresh(
     *, volunteer_ids: Sequence[int] | None = None, today: dt.date | None = None
 ) -> int:
-    """Rebuild the profile rows of these volunteers (all when None). Returns rows written."""
+    """Rebuild the profile rows of these volunteers (all when None). Returns rows written.
+
+    Each chunk first locks its volunteers' rows (``FOR NO KEY UPDATE``, in id order), so
+    two refreshes of the same volunteer run one after the other instead of both inserting."""
     from huzhu.volunteers.models import Volunteer
 
     today = today or timezone.localdate()
     categories = CategoryMap()
-    communities = _communities()
     written = 0
     for ids in _chunks(volunteer_ids, Volunteer):
         with transaction.atomic():
+            _lock(Volunteer, ids)
             MatchProfile.objects.filter(volunteer_id__in=ids).delete()
-            rows = _rows_for(ids, today, categories, communities)
+            rows = _rows_for(ids, today, categories)
             write_rows(MatchProfile, PROFILE_COLUMNS, rows)
             written += len(rows)
     return written
+
+
+def _lock(model: type, ids: list[int]) -> None:
+    from django.db import connection
+
+    if connection.features.has_select_for_update:
+        list(
+            model.objects.select_for_update(no_key=connection.features.has_select_for_no_key_update)
+            .filter(pk__in=ids)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
 
 
 def _chunks(volunteer_ids: Sequence[int] | None, model: type) -> Iterator[list[int]]:
@@ -116,25 +149,21 @@ def _chunks(volunteer_ids: Sequence[int] | None, model: type) -> Iterator[list[i
         last = ids[-1]
 
 
-def _rows_for(
-    ids: list[int],
-    today: dt.date,
-    categories: CategoryMap,
-    communities: dict[int, tuple[int, float | None, float | None]],
-) -> list[tuple]:
+def _rows_for(ids: list[int], today: dt.date, categories: CategoryMap) -> list[tuple]:
+    from huzhu.people.models import ResidenceStatus
     from huzhu.volunteers.models import Volunteer, VolunteerStatus
 
-    adult_born_by = dt.date(today.year - 18, today.month, min(today.day, 28))
     volunteers = list(
         Volunteer.objects.filter(
             pk__in=ids,
             status=VolunteerStatus.REGISTERED,
-            person__birth_date__lte=adult_born_by,
-            person__status="active",
+            person__birth_date__lte=adult_born_by(today),
+            person__status=ResidenceStatus.ACTIVE,
         ).values_list("pk", "org_id", "availability")
     )
     if not volunteers:
         return []
+    communities = _places({v[1] for v in volunteers})
     present = [v[0] for v in volunteers]
     fits = _fits(present, categories)
     offers = _offer_places(present)

@@ -135,9 +135,7 @@ def _on_board(user: Any, need: Need) -> bool:
     if need.status != NeedStatus.OPEN:
         return False
     volunteer = volunteer_of(user)
-    return volunteer is not None and need.pk in set(
-        board_needs(volunteer=volunteer).values_list("pk", flat=True)
-    )
+    return volunteer is not None and board_needs(volunteer=volunteer).filter(pk=need.pk).exists()
 
 
 # --- lists ---------------------------------------------------------------------------------
@@ -193,12 +191,22 @@ def my_needs(*, person_id: int) -> QuerySet[Need]:
     return _need_base().filter(requester_id=person_id)
 
 
-def board_needs(*, volunteer: Any) -> QuerySet[Need]:
-    """Open needs a volunteer may offer to take: in their street (or community, when it has
-    no street above it), not their own, not already answered by them, not yet started."""
+def board_root(volunteer: Any) -> str:
+    """The path under which a volunteer sees (and may offer to take) open needs: their
+    street, or their community when it has no street above it."""
     community = community_of(volunteer.org)
     street = Org.objects.filter(pk=community.parent_id, kind=OrgKind.STREET).first()
-    root = (street or community).path
+    return (street or community).path
+
+
+def board_needs(*, volunteer: Any) -> QuerySet[Need]:
+    """Open needs a volunteer 在册 may offer to take: in their street (or community, when it
+    has no street above it), not their own, not already answered by them, not yet over."""
+    from huzhu.volunteers.models import VolunteerStatus
+
+    if volunteer.status != VolunteerStatus.REGISTERED:
+        return Need.objects.none()
+    root = board_root(volunteer)
     answered = Invitation.objects.filter(volunteer=volunteer).values("need_id")
     return (
         _need_base()

@@ -3,7 +3,9 @@ paying, disputes, the thread, offers. Pairings are in ``pairing_services``.
 
 Who may act: the requester (a resident with a login, acting for themselves), the volunteer who
 was asked or took the need, and workers with ``NEED_MANAGE`` over the need's org. Each step is
-atomic, audited and kept as a ``NeedEvent``; a refused step changes nothing.
+atomic, audited and kept as a ``NeedEvent``; a refused step changes nothing. Phone numbers
+typed into anything the other party reads (a description, a message, a reply, a note) are
+hidden: the thread is the channel.
 """
 
 from __future__ import annotations
@@ -40,15 +42,27 @@ from huzhu.needs.models import (
     Payment,
     Urgency,
 )
-from huzhu.needs.selectors import NeedAccess, community_of, person_id_of
+from huzhu.needs.selectors import NeedAccess, board_root, community_of, person_id_of
 from huzhu.orgs.models import Org
 from huzhu.orgs.roles import Perm
 from huzhu.orgs.scope import Scope
 from huzhu.people.models import Person
 
 MAX_WINDOW = dt.timedelta(days=7)
+MAX_INVITES = 50
+ADULT_AGE = 18
 MINUTES_PER_DAY = 24 * 60
-PHONE_IN_TEXT = re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d(?:[- ]?\d){8}(?!\d)")
+# Phone numbers typed into free text, after full-width digits and dashes are made ASCII:
+# mobiles (13912345678, 139 1234 5678, +86 139-1234-5678, 0086…) and landlines with their
+# area code (0531-8888 6666, (0531)88886666).
+_SEP = r"[-. ]{0,2}"
+PHONE_IN_TEXT = re.compile(
+    r"(?<!\d)(?:"
+    rf"(?:(?:\+|00)?86{_SEP})?1[3-9]\d(?:{_SEP}\d){{8}}"
+    rf"|(?:\(0\d{{2,3}}\)|0\d{{2,3}}){_SEP}[2-9]\d{{2,3}}{_SEP}\d{{4}}"
+    r")(?!\d)"
+)
+_ASCII_DIGITS = str.maketrans("０１２３４５６７８９＋－—–（）　．", "0123456789+---() .")
 
 
 def _is_user(actor: Any) -> bool:
@@ -56,7 +70,7 @@ def _is_user(actor: Any) -> bool:
 
 
 def _label(actor: Any) -> str:
-    return actor.get_username() if _is_user(actor) else (str(actor) if actor else "系统")
+    return actor.get_username() if _is_user(actor) else (str(actor) if actor else _("系统"))
 
 
 def _event(need: Need, actor: Any, verb: str, before: str, note: str = "") -> None:
@@ -126,6 +140,8 @@ def _validate(data: NeedInput, now: dt.datetime) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if not data.description.strip():
         errors["description"] = [_("请说明需要什么帮助。")]
+    elif len(data.description.strip()) > 1000:
+        errors["description"] = [_("需求描述最多 1000 字。")]
     if not data.address.strip():
         errors["address"] = [_("请填写服务地点。")]
     if data.starts_at < now - dt.timedelta(minutes=5):
@@ -146,18 +162,51 @@ def _validate(data: NeedInput, now: dt.datetime) -> dict[str, list[str]]:
         -90 <= data.latitude <= 90 and -180 <= data.longitude <= 180  # type: ignore[operator]
     ):
         errors["latitude"] = [_("经纬度超出范围。")]
+    if data.qualification_ids:
+        from huzhu.volunteers.models import QualificationType
+
+        wanted = set(data.qualification_ids)
+        known = QualificationType.objects.filter(pk__in=wanted, is_active=True).count()
+        if known != len(wanted):
+            errors["qualification_ids"] = [_("所需证书不存在或已停用。")]
     return errors
+
+
+def _validated(data: NeedInput) -> tuple[NeedCategory, list[NeedCategory]]:
+    """Every problem of the form at once (the category too), or the category and extras."""
+    errors = _validate(data, timezone.now())
+    category, extras = None, []
+    if data.category is not None or "description" not in errors:
+        try:
+            category, extras = _categorise(data)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    if errors:
+        raise ValidationError(errors)
+    return category, extras  # type: ignore[return-value]
 
 
 def check_can_pay(*, payer: Person, minutes: int) -> None:
     """Refuse, with the figures, a requester whose balance (and credit line) cannot cover
-    ``minutes`` — checked when posting and again, under locks, when paying."""
+    ``minutes`` — or who is below the age the time bank's rules set for spending — checked
+    when posting and again, under locks, when paying."""
     from huzhu.timebank import ledger
     from huzhu.timebank.models import Account, AccountKind
+    from huzhu.timebank.rules import rules_for
 
+    rules = rules_for(community_of(payer.org))
+    if rules.min_redeem_age and payer.age_on(timezone.localdate()) < rules.min_redeem_age:
+        raise ValidationError(
+            {
+                "payment": [
+                    _("年满 %(age)d 周岁方可用时间币兑换服务，可选择“公益（互助池支付）”。")
+                    % {"age": rules.min_redeem_age}
+                ]
+            }
+        )
     account = Account.objects.filter(person=payer, kind=AccountKind.PERSON).first()
     balance = account.balance if account else 0
-    credit = account.credit_limit if account else 0
+    credit = account.credit_limit if account else rules.credit_limit_minutes
     if balance + credit < minutes:
         raise ValidationError(
             {
@@ -173,7 +222,7 @@ def check_can_pay(*, payer: Person, minutes: int) -> None:
 
 
 def org_centre(org: Org) -> tuple[float | None, float | None]:
-    if org.latitude is not None:
+    if org.latitude is not None and org.longitude is not None:
         return org.latitude, org.longitude
     community = community_of(org)
     return community.latitude, community.longitude
@@ -181,10 +230,13 @@ def org_centre(org: Org) -> tuple[float | None, float | None]:
 
 def _apply(need: Need, data: NeedInput, category: NeedCategory) -> None:
     need.category = category
-    need.description = data.description.strip()[:1000]
-    need.title = (data.title.strip() or data.description.strip().splitlines()[0])[:60]
+    description = hide_phone_numbers(data.description.strip())[:1000]
+    need.description = description
+    need.title = hide_phone_numbers(data.title.strip() or description.splitlines()[0])[:60]
     need.address = data.address.strip()[:200]
     need.latitude, need.longitude = data.latitude, data.longitude
+    if need.latitude is None:  # no place marked: the centre of the grid (or community)
+        need.latitude, need.longitude = org_centre(need.org)
     need.starts_at, need.ends_at = data.starts_at, data.ends_at
     need.urgency, need.payment = data.urgency, data.payment
     need.minutes = data.minutes or category.default_minutes
@@ -211,26 +263,28 @@ def need_create(
         raise ValidationError({"org": [_("请选择发布需求的社区。")]})
     if not own:
         _require_manage(scope, org)
-    errors = _validate(data, timezone.now())
+    errors: dict[str, list[str]] = {}
     if channel == NeedChannel.ORG and data.payment == Payment.REQUESTER:
         errors["payment"] = [_("组织发布的需求只能是公益（互助池支付或不计时间币）。")]
+    try:
+        category, extras = _validated(data)
+    except ValidationError as exc:
+        raise ValidationError({**exc.message_dict, **errors}) from exc
     if errors:
         raise ValidationError(errors)
-    category, extras = _categorise(data)
     minutes = data.minutes or category.default_minutes
     if data.payment == Payment.REQUESTER:
         check_can_pay(payer=requester, minutes=minutes)  # type: ignore[arg-type]
     need = Need(org=org, requester=requester, channel=channel, posted_by=_user(actor))
     _apply(need, data, category)
-    if need.latitude is None:  # no place marked: the centre of the grid (or community)
-        need.latitude, need.longitude = org_centre(org)
     with transaction.atomic():
         need.number = f"XQ{timezone.localdate().year}{counter_next('need'):08d}"
         need.save()
         need.extra_categories.set(extras)
-        need.qualifications.set(data.qualification_ids)
+        need.qualifications.set(sorted(set(data.qualification_ids)))
         _event(need, actor, "post", "", NeedChannel(channel).label)
         log_action(actor, "need.post", need, {"number": need.number, "channel": channel})
+        notifications.posted(need=need, actor=actor)
     return need
 
 
@@ -242,10 +296,7 @@ def need_update(*, actor: Any, access: NeedAccess, data: NeedInput) -> Need:
     """Edit a need still 待匹配 (the requester or a worker)."""
     if not (access.is_requester or access.is_worker):
         raise PermissionDenied(_("只有求助人或工作人员可以修改需求。"))
-    errors = _validate(data, timezone.now())
-    if errors:
-        raise ValidationError(errors)
-    category, extras = _categorise(data)
+    category, extras = _validated(data)
     with transaction.atomic():
         need = _locked(access.need)
         _refuse_status(
@@ -258,7 +309,7 @@ def need_update(*, actor: Any, access: NeedAccess, data: NeedInput) -> Need:
             check_can_pay(payer=need.requester, minutes=need.minutes)  # type: ignore[arg-type]
         need.save()
         need.extra_categories.set(extras)
-        need.qualifications.set(data.qualification_ids)
+        need.qualifications.set(sorted(set(data.qualification_ids)))
         _event(need, actor, "update", need.status)
         log_action(actor, "need.update", need, {"number": need.number})
     return need
@@ -266,75 +317,112 @@ def need_update(*, actor: Any, access: NeedAccess, data: NeedInput) -> Need:
 
 def need_cancel(*, actor: Any, access: NeedAccess, reason: str) -> Need:
     """Withdraw a need before the service starts; pending invitations are withdrawn and a
-    volunteer who had taken it is told."""
+    volunteer who had taken it (and everyone still asked) is told."""
     if not (access.is_requester or access.is_worker):
         raise PermissionDenied(_("只有求助人或工作人员可以取消需求。"))
     if not reason.strip():
         raise ValidationError({"reason": [_("请说明取消原因。")]})
     with transaction.atomic():
         need = _locked(access.need)
+        if need.is_closed:
+            _refuse_status(need, (), _("需求%(number)s已是“%(status)s”，不能再取消。"))
         _refuse_status(
             need,
             (NeedStatus.OPEN, NeedStatus.MATCHED),
             _("需求%(number)s当前为“%(status)s”，服务已开始，不能取消；如有问题请提出异议。"),
         )
         before, volunteer_id = need.status, need.volunteer_id
+        now = timezone.now()
         need.status = NeedStatus.CANCELLED
-        need.cancel_reason = reason.strip()[:200]
-        need.closed_at = timezone.now()
+        need.cancel_reason = hide_phone_numbers(reason.strip())[:200]
+        need.closed_at = now
         need.save(update_fields=["status", "cancel_reason", "closed_at", "updated_at"])
-        need.invitations.filter(status=InvitationStatus.PENDING).update(
-            status=InvitationStatus.WITHDRAWN, responded_at=timezone.now()
+        pending = list(
+            need.invitations.filter(status=InvitationStatus.PENDING).select_related(
+                "volunteer__person__user"
+            )
+        )
+        Invitation.objects.filter(pk__in=[i.pk for i in pending]).update(
+            status=InvitationStatus.WITHDRAWN, responded_at=now
         )
         _event(need, actor, "cancel", before, need.cancel_reason)
         log_action(actor, "need.cancel", need, {"number": need.number})
         if volunteer_id:
             _change_load(volunteer_id, -1)
-            notifications.need_cancelled(need=need)
+        notifications.need_cancelled(
+            need=need,
+            invitees=[i.volunteer for i in pending],
+            actor=actor,
+            matched=volunteer_id is not None,
+        )
     return need
 
 
 # --- matching and invitations --------------------------------------------------------------
 
 
-def _score_for(need: Need, volunteer_id: int) -> tuple[int | None, list[str]]:
+def _scores_for(need: Need, volunteer_ids: list[int]) -> dict[int, tuple[int | None, list[str]]]:
+    """Each volunteer's score and reasons for the need (as the ranking would give them, even
+    if already asked); None for a volunteer the ranking would not propose — no profile, too
+    far, or without the qualifications the need asks for."""
     ctx = matching.MatchContext.for_need(need)
-    ctx.excluded.discard(volunteer_id)
+    ctx.excluded.difference_update(volunteer_ids)
     rows = MatchProfile.objects.filter(
-        volunteer_id=volunteer_id, category_id__in=list(ctx.category_shares)
+        volunteer_id__in=volunteer_ids, category_id__in=list(ctx.category_shares)
     ).values_list(*matching.COLUMNS)
-    scored = [c for c in (matching.score_row(ctx, row) for row in rows) if c is not None]
-    if not scored:
-        return None, []
-    best = max(scored, key=lambda c: c.score)
-    return best.points, matching.explain(ctx, best)
+    best: dict[int, matching.Candidate] = {}
+    for row in rows:
+        candidate = matching.score_row(ctx, row)
+        if candidate is None:
+            continue
+        known = best.get(candidate.volunteer_id)
+        if known is None or candidate.score > known.score:
+            best[candidate.volunteer_id] = candidate
+    if ctx.qualification_ids and best:
+        holders = matching.qualified_ids(ctx, list(best))
+        best = {pk: c for pk, c in best.items() if pk in holders}
+    found: dict[int, tuple[int | None, list[str]]] = {pk: (None, []) for pk in volunteer_ids}
+    for pk, candidate in best.items():
+        found[pk] = (candidate.points, matching.explain(ctx, candidate))
+    return found
+
+
+def _refuse_past(need: Need, message: str) -> None:
+    if need.ends_at <= timezone.now():
+        raise ValidationError({"need": [message % {"number": need.number}]})
 
 
 def need_invite(
     *, actor: Any, access: NeedAccess, volunteer_ids: list[int], kind: str = InvitationKind.INVITE
 ) -> list[Invitation]:
     """Invite volunteers to take an open need: the worker anyone within reach; the requester
-    only volunteers the ranking finds eligible."""
+    only volunteers the ranking finds eligible. Volunteers already asked are skipped."""
     from huzhu.volunteers.models import Volunteer, VolunteerStatus
 
     if not (access.is_requester or access.is_worker):
         raise PermissionDenied(_("只有求助人或工作人员可以邀请志愿者。"))
-    if not volunteer_ids:
+    if kind not in (InvitationKind.INVITE, InvitationKind.BROADCAST):
+        raise ValidationError({"kind": [_("邀请方式无效。")]})
+    ids = list(dict.fromkeys(volunteer_ids))  # once each, in the order given
+    if not ids:
         raise ValidationError({"volunteer_ids": [_("请选择要邀请的志愿者。")]})
+    if len(ids) > MAX_INVITES:
+        raise ValidationError(
+            {"volunteer_ids": [_("一次最多邀请 %(n)d 位志愿者。") % {"n": MAX_INVITES}]}
+        )
     with transaction.atomic():
         need = _locked(access.need)
         _refuse_status(
             need, (NeedStatus.OPEN,), _("需求%(number)s当前为“%(status)s”，不能再邀请。")
         )
+        _refuse_past(need, _("需求%(number)s的时间已过，请先修改服务时间。"))
         volunteers = {
             v.pk: v
             for v in Volunteer.objects.filter(
-                pk__in=volunteer_ids, status=VolunteerStatus.REGISTERED
-            ).select_related("person")
+                pk__in=ids, status=VolunteerStatus.REGISTERED
+            ).select_related("person__user")
         }
-        asked = set(need.invitations.values_list("volunteer_id", flat=True))
-        created = []
-        for volunteer_id in volunteer_ids:
+        for volunteer_id in ids:
             volunteer = volunteers.get(volunteer_id)
             if volunteer is None:
                 raise ValidationError(
@@ -342,9 +430,13 @@ def need_invite(
                 )
             if volunteer.person_id == need.requester_id:
                 raise ValidationError({"volunteer_ids": [_("不能邀请求助人本人。")]})
-            if volunteer_id in asked:
-                continue
-            points, reasons = _score_for(need, volunteer_id)
+        asked = set(need.invitations.values_list("volunteer_id", flat=True))
+        fresh = [pk for pk in ids if pk not in asked]
+        scores = _scores_for(need, fresh) if fresh else {}
+        created = []
+        for volunteer_id in fresh:
+            volunteer = volunteers[volunteer_id]
+            points, reasons = scores[volunteer_id]
             if points is None and not access.is_worker:
                 raise ValidationError(
                     {
@@ -391,6 +483,7 @@ def need_broadcast(*, actor: Any, access: NeedAccess, top: int | None = None) ->
     count = top or settings.HUZHU_MATCH_BROADCAST_TOP
     if not 1 <= count <= 50:
         raise ValidationError({"top": [_("广播人数应在 1 到 50 之间。")]})
+    _refuse_status(need, (NeedStatus.OPEN,), _("需求%(number)s当前为“%(status)s”，不能再广播。"))
     ranked = matching.rank(need, limit=count)
     if not ranked:
         raise ValidationError({"top": [_("附近暂无符合条件的志愿者，请工作人员直接联系。")]})
@@ -402,13 +495,23 @@ def need_broadcast(*, actor: Any, access: NeedAccess, top: int | None = None) ->
     )
 
 
-def need_apply(*, actor: Any, need: Need, volunteer: Any, note: str = "") -> Invitation:
-    """A volunteer offers to take an open need from the board (自荐); the requester or a
-    worker approves it."""
+def _refuse_unfit(volunteer: Any, *, adult: bool) -> None:
+    """Only volunteers 在册 take needs; offering oneself from the board (like being proposed
+    by the ranking) is for adults — a worker may still invite a minor they know."""
     from huzhu.volunteers.models import VolunteerStatus
 
     if volunteer is None or volunteer.status != VolunteerStatus.REGISTERED:
         raise PermissionDenied(_("只有在册志愿者可以承接需求。"))
+    if adult and volunteer.person.age_on(timezone.localdate()) < ADULT_AGE:
+        raise PermissionDenied(_("未满 18 周岁的志愿者不能自荐承接需求，请联系社区工作人员。"))
+
+
+def need_apply(*, actor: Any, need: Need, volunteer: Any, note: str = "") -> Invitation:
+    """A volunteer offers to take an open need from the board (自荐); the requester or a
+    worker approves it."""
+    if volunteer is not None and volunteer.person_id != person_id_of(actor):
+        raise PermissionDenied(_("只能以本人身份自荐。"))
+    _refuse_unfit(volunteer, adult=True)
     if volunteer.person_id == need.requester_id:
         raise ValidationError({"need": [_("不能承接自己发布的需求。")]})
     with transaction.atomic():
@@ -416,9 +519,12 @@ def need_apply(*, actor: Any, need: Need, volunteer: Any, note: str = "") -> Inv
         _refuse_status(
             need, (NeedStatus.OPEN,), _("需求%(number)s当前为“%(status)s”，不能再自荐。")
         )
+        _refuse_past(need, _("需求%(number)s的时间已过，不能再自荐。"))
+        if not need.org.path.startswith(board_root(volunteer)):
+            raise ValidationError({"need": [_("只能承接本街道（社区）的需求。")]})
         if need.invitations.filter(volunteer=volunteer).exists():
             raise ValidationError({"need": [_("您已回应过这个需求。")]})
-        points, reasons = _score_for(need, volunteer.pk)
+        points, reasons = _scores_for(need, [volunteer.pk])[volunteer.pk]
         invitation = Invitation.objects.create(
             need=need,
             volunteer=volunteer,
@@ -426,7 +532,7 @@ def need_apply(*, actor: Any, need: Need, volunteer: Any, note: str = "") -> Inv
             invited_by=_user(actor),
             score=points,
             reasons=reasons,
-            reply=note.strip()[:200],
+            reply=hide_phone_numbers(note.strip())[:200],
         )
         _event(need, actor, "apply", need.status, mask_name(volunteer.person.name))
         log_action(actor, "need.apply", need, {"volunteer": volunteer.pk})
@@ -444,18 +550,24 @@ def _change_load(volunteer_id: int, delta: int) -> None:
 def _assign(actor: Any, invitation: Invitation) -> Need:
     """Give the need to the invitation's volunteer — exactly once: the need row is locked, so
     of two volunteers accepting together one wins and the other is told it is taken."""
-    need = _locked(invitation.need)
+    need = _locked(Need(pk=invitation.need_id))
     if need.status != NeedStatus.OPEN:
         raise ValidationError(
             {"need": [_("需求%(number)s已由其他志愿者承接或已关闭。") % {"number": need.number}]}
         )
-    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    invitation = (
+        Invitation.objects.select_for_update(of=("self",))
+        .select_related("volunteer__person")
+        .get(pk=invitation.pk)
+    )
     if invitation.status != InvitationStatus.PENDING:
         raise ValidationError({"invitation": [_("该邀请已处理。")]})
+    _refuse_past(need, _("需求%(number)s的时间已过，请联系工作人员重新安排。"))
+    _refuse_unfit(invitation.volunteer, adult=False)
     now = timezone.now()
-    need.status, need.volunteer_id, need.matched_at = (
+    need.status, need.volunteer, need.matched_at = (
         NeedStatus.MATCHED,
-        invitation.volunteer_id,
+        invitation.volunteer,
         now,
     )
     need.save(update_fields=["status", "volunteer", "matched_at", "updated_at"])
@@ -469,7 +581,7 @@ def _assign(actor: Any, invitation: Invitation) -> Need:
     _system_message(need, _("志愿者 %(name)s 已承接此需求，可在此留言沟通。") % {"name": name})
     log_action(actor, "need.match", need, {"volunteer": invitation.volunteer_id})
     _change_load(invitation.volunteer_id, 1)
-    notifications.matched(need=need)
+    notifications.matched(need=need, actor=actor)
     return need
 
 
@@ -496,24 +608,39 @@ def application_approve(*, actor: Any, access: NeedAccess, invitation: Invitatio
 def invitation_decline(
     *, actor: Any, invitation: Invitation, reply: str = "", access: NeedAccess | None = None
 ) -> Invitation:
-    """The volunteer declines an invitation — or the requester/worker declines an offer."""
+    """The volunteer declines an invitation (or withdraws their own offer) — or the requester
+    or a worker, through ``access`` to the invitation's need, declines an offer (自荐) or
+    withdraws an invitation they no longer want answered."""
     own = invitation.volunteer.person_id == person_id_of(actor)
-    deciding = access is not None and (access.is_requester or access.is_worker)
+    deciding = (
+        access is not None
+        and (access.is_requester or access.is_worker)
+        and access.need.pk == invitation.need_id
+    )
     if not (own or deciding):
         raise PermissionDenied(_("只能回复发给自己的邀请。"))
+    applied = invitation.kind == InvitationKind.APPLY
+    withdrawn = applied if own else not applied
     with transaction.atomic():
         invitation = (
-            Invitation.objects.select_for_update().select_related("need").get(pk=invitation.pk)
+            Invitation.objects.select_for_update(of=("self",))
+            .select_related("need", "volunteer__person__user", "invited_by")
+            .get(pk=invitation.pk)
         )
         if invitation.status != InvitationStatus.PENDING:
             raise ValidationError({"invitation": [_("该邀请已处理。")]})
-        invitation.status = InvitationStatus.DECLINED
-        invitation.reply = reply.strip()[:200]
+        invitation.status = InvitationStatus.WITHDRAWN if withdrawn else InvitationStatus.DECLINED
+        invitation.reply = hide_phone_numbers(reply.strip())[:200]
         invitation.responded_at = timezone.now()
         invitation.save(update_fields=["status", "reply", "responded_at"])
         need = invitation.need
-        _event(need, actor, "decline", need.status, invitation.reply)
-        log_action(actor, "need.decline", need, {"volunteer": invitation.volunteer_id})
+        verb = "withdraw" if withdrawn else "decline"
+        note = mask_name(invitation.volunteer.person.name)
+        if invitation.reply:
+            note = f"{note}：{invitation.reply}"
+        _event(need, actor, verb, need.status, note)
+        log_action(actor, f"need.{verb}", need, {"volunteer": invitation.volunteer_id})
+        notifications.declined(need=need, invitation=invitation, actor=actor)
     return invitation
 
 
@@ -556,7 +683,7 @@ def need_mark_done(*, actor: Any, access: NeedAccess, minutes: int, note: str = 
         now = timezone.now()
         need.status, need.done_at = NeedStatus.AWAITING, now
         need.started_at = need.started_at or now
-        need.actual_minutes, need.done_note = minutes, note.strip()[:300]
+        need.actual_minutes, need.done_note = minutes, hide_phone_numbers(note.strip())[:300]
         need.save(
             update_fields=[
                 "status",
@@ -569,7 +696,7 @@ def need_mark_done(*, actor: Any, access: NeedAccess, minutes: int, note: str = 
         )
         _event(need, actor, "done", before, _("服务 %(m)d 分钟") % {"m": minutes})
         log_action(actor, "need.done", need, {"minutes": minutes})
-        notifications.awaiting_confirmation(need=need)
+        notifications.awaiting_confirmation(need=need, actor=actor)
     return need
 
 
@@ -590,6 +717,8 @@ def need_confirm(*, actor: Any, access: NeedAccess, data: Confirmation) -> Need:
     (e.g. not enough balance) leaves the need waiting and nothing recorded."""
     if not (access.is_requester or access.is_worker):
         raise PermissionDenied(_("只有求助人或工作人员可以确认完成。"))
+    if access.is_volunteer and not access.is_requester:
+        raise PermissionDenied(_("不能确认自己承接的需求，请由其他工作人员确认。"))
     if data.rating is not None and not 1 <= data.rating <= 5:
         raise ValidationError({"rating": [_("评分应为 1 到 5 星。")]})
     if data.minutes is not None and not access.is_worker:
@@ -612,7 +741,8 @@ def need_confirm(*, actor: Any, access: NeedAccess, data: Confirmation) -> Need:
         before = need.status
         minutes = data.minutes or need.actual_minutes or need.minutes
         need.actual_minutes = minutes
-        need.rating, need.rating_comment = data.rating, data.comment.strip()[:200]
+        need.rating = data.rating
+        need.rating_comment = hide_phone_numbers(data.comment.strip())[:200]
         need.record = _record(actor, need, minutes)
         need.transfer = _pay(actor, need, minutes, on_behalf, data.consent)
         need.status, need.closed_at = NeedStatus.DONE, timezone.now()
@@ -620,7 +750,7 @@ def need_confirm(*, actor: Any, access: NeedAccess, data: Confirmation) -> Need:
         _event(need, actor, "confirm", before, _("评分 %(r)s") % {"r": data.rating or "—"})
         log_action(actor, "need.confirm", need, {"minutes": minutes, "rating": data.rating})
         _change_load(need.volunteer_id, -1)  # type: ignore[arg-type]
-        notifications.confirmed(need=need)
+        notifications.confirmed(need=need, actor=actor)
     from huzhu.needs.profiles import profiles_refresh
 
     profiles_refresh(volunteer_ids=[need.volunteer_id])  # rating and load, outside the lock
@@ -690,11 +820,12 @@ def need_dispute(*, actor: Any, access: NeedAccess, reason: str) -> Need:
         _refuse_status(
             need, (NeedStatus.AWAITING,), _("需求%(number)s当前为“%(status)s”，不能提出异议。")
         )
-        need.status, need.dispute_reason = NeedStatus.DISPUTED, reason.strip()[:300]
+        need.status = NeedStatus.DISPUTED
+        need.dispute_reason = hide_phone_numbers(reason.strip())[:300]
         need.save(update_fields=["status", "dispute_reason", "updated_at"])
         _event(need, actor, "dispute", NeedStatus.AWAITING, need.dispute_reason)
         log_action(actor, "need.dispute", need)
-        notifications.disputed(need=need)
+        notifications.disputed(need=need, actor=actor)
     return need
 
 
@@ -709,11 +840,13 @@ def dispute_return(*, actor: Any, access: NeedAccess, note: str) -> Need:
         _refuse_status(
             need, (NeedStatus.DISPUTED,), _("需求%(number)s当前为“%(status)s”，没有待处理的异议。")
         )
+        note = hide_phone_numbers(note.strip())[:300]
         need.status = NeedStatus.IN_SERVICE
         need.save(update_fields=["status", "updated_at"])
         _event(need, actor, "dispute_return", NeedStatus.DISPUTED, note)
-        _system_message(need, _("工作人员处理意见：%(note)s") % {"note": note.strip()[:300]})
+        _system_message(need, _("工作人员处理意见：%(note)s") % {"note": note})
         log_action(actor, "need.dispute_return", need)
+        notifications.dispute_returned(need=need, note=note, actor=actor)
     return need
 
 
@@ -728,12 +861,15 @@ def dispute_close(*, actor: Any, access: NeedAccess, note: str) -> Need:
         _refuse_status(
             need, (NeedStatus.DISPUTED,), _("需求%(number)s当前为“%(status)s”，没有待处理的异议。")
         )
+        note = hide_phone_numbers(note.strip())[:300]
         need.status, need.closed_at = NeedStatus.CANCELLED, timezone.now()
-        need.cancel_reason = note.strip()[:200]
+        need.cancel_reason = note[:200]
         need.save(update_fields=["status", "closed_at", "cancel_reason", "updated_at"])
         _event(need, actor, "dispute_close", NeedStatus.DISPUTED, note)
+        _system_message(need, _("工作人员处理意见：%(note)s") % {"note": note})
         log_action(actor, "need.dispute_close", need)
         _change_load(need.volunteer_id, -1)  # type: ignore[arg-type]
+        notifications.dispute_closed(need=need, note=note, actor=actor)
     return need
 
 
@@ -741,8 +877,19 @@ def dispute_close(*, actor: Any, access: NeedAccess, note: str) -> Need:
 
 
 def hide_phone_numbers(text: str) -> str:
-    """Mobile numbers typed into a message are hidden: the thread is the channel."""
-    return PHONE_IN_TEXT.sub(_("[号码已隐藏]"), text)
+    """Phone numbers typed into a message (or a description, a note …) are hidden: the
+    thread is the channel. Full-width digits are read as digits (the translation keeps every
+    character in place, so the spans found apply to the original text)."""
+    plain = text.translate(_ASCII_DIGITS)
+    spans = [m.span() for m in PHONE_IN_TEXT.finditer(plain)]
+    if not spans:
+        return text
+    mark, parts, last = _("[号码已隐藏]"), [], 0
+    for start, end in spans:
+        parts.extend((text[last:start], mark))
+        last = end
+    parts.append(text[last:])
+    return "".join(parts)
 
 
 def _system_message(need: Need, body: str) -> Message:
@@ -753,10 +900,10 @@ def _system_message(need: Need, body: str) -> Message:
 
 def message_post(*, actor: Any, access: NeedAccess, body: str) -> Message:
     """Post in a need's thread (requester, its volunteer, or a worker)."""
-    if not access.may_post:
-        if access.need.is_closed:
-            raise ValidationError({"body": [_("需求已办结，留言已关闭。")]})
+    if not (access.is_requester or access.is_volunteer or access.is_worker):
         raise PermissionDenied(_("只有求助人、承接志愿者和工作人员可以留言。"))
+    if not access.may_post:
+        raise ValidationError({"body": [_("需求已办结，留言已关闭。")]})
     text = body.strip()
     if not text:
         raise ValidationError({"body": [_("请输入留言内容。")]})
@@ -805,6 +952,10 @@ def _validate_offer(data: OfferInput) -> list[NeedCategory]:
         errors["availability"] = [_("可服务时间无效。")]
     if (data.latitude is None) != (data.longitude is None):
         errors["latitude"] = [_("经纬度须同时填写。")]
+    elif data.latitude is not None and not (
+        -90 <= data.latitude <= 90 and -180 <= data.longitude <= 180  # type: ignore[operator]
+    ):
+        errors["latitude"] = [_("经纬度超出范围。")]
     if errors:
         raise ValidationError(errors)
     return categories

@@ -225,7 +225,18 @@ def person_update(*, actor: Any, scope: Scope, person: Person, **changes: Any) -
     diff = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
     if diff:
         log_action(actor, "person.update", person, {"changes": diff})
+    if "status" in diff or "org" in diff:  # moved out, died, moved: matching must know
+        _refresh_match_profile(person)
     return person
+
+
+def _refresh_match_profile(person: Person) -> None:
+    from huzhu.volunteers.models import Volunteer
+    from huzhu.volunteers.services import match_profiles_refresh
+
+    match_profiles_refresh(
+        volunteer_ids=Volunteer.objects.filter(person=person).values_list("pk", flat=True)
+    )
 
 
 def _snapshot(person: Person) -> dict[str, Any]:

@@ -385,6 +385,15 @@ def _pay_for_help(
     return transfer
 
 
+def _pool_covers(pool: Account, minutes: int) -> None:
+    if pool.balance + pool.credit_limit < minutes:
+        raise LedgerRefusal(
+            "pool.balance",
+            _("社区互助池余额不足：现有 %(have)s 小时，需要 %(need)s 小时。")
+            % {"have": ledger.hours(pool.balance), "need": ledger.hours(minutes)},
+        )
+
+
 def pool_pays_for_help(
     *,
     actor: Any,
@@ -400,19 +409,11 @@ def pool_pays_for_help(
         raise LedgerRefusal("amount.positive", _("支付时长必须大于零。"))
     with transaction.atomic():
         pool = org_account(_community(org), AccountKind.POOL)
+        _pool_covers(pool, minutes)  # the clear message; the ledger re-checks under its lock
         target = account_for_person(helper)
         target_rules = rules_for(target.org)
 
         def check(accounts: dict[int, Account]) -> None:
-            if accounts[pool.pk].balance < minutes:
-                raise LedgerRefusal(
-                    "pool.balance",
-                    _("社区互助池余额不足：现有 %(have)s 小时，需要 %(need)s 小时。")
-                    % {
-                        "have": ledger.hours(accounts[pool.pk].balance),
-                        "need": ledger.hours(minutes),
-                    },
-                )
             _cap_check(target_rules, accounts[target.pk], minutes)
 
         transfer = ledger.post(

@@ -633,6 +633,7 @@ class _Importer:
         self.today = today
         self.write = write
         self.now = timezone.now()
+        self.touched: list[int] = []  # volunteers written: their match profiles are refreshed
         self.seen: dict[int, int] = {}  # first 17 digits of an ID → first row with it
         self.cols = register.columns
         self._headers = {key: register.header_of(key) for key in COLUMN_BY_KEY}
@@ -1183,6 +1184,7 @@ class _Importer:
             Volunteer.objects.filter(number__in=numbers).order_by().values_list("number", "pk")
         )
         ids = [volunteer_ids[number] for number in numbers]
+        self.touched.extend(ids)
         self._insert_lists(
             [
                 (vid, row.skills, row.categories, row.served_groups)
@@ -1246,6 +1248,7 @@ class _Importer:
 
     def _save_updates(self, updates: list[tuple[_Row, Volunteer, set[str], list[Org]]]) -> None:
         changed = [(row, v, c) for row, v, c, _j in updates if c]
+        self.touched.extend(v.pk for _r, v, _c in changed)
         fields: set[str] = set()
         for row, volunteer, changes in changed:
             if "org" in changes:
@@ -1491,6 +1494,9 @@ def volunteer_import(
                 result.imported = result.updated = result.unchanged = 0
                 return result
             result.committed = True
+            from huzhu.volunteers.services import match_profiles_refresh
+
+            match_profiles_refresh(volunteer_ids=importer.touched)
             log_action(
                 actor,
                 "volunteer.import",

@@ -261,6 +261,8 @@ def volunteer_register(
         )
     _set_lists(volunteer, data)
     _record_status(volunteer, "", volunteer.status, actor, RegistrationSource(source).label)
+    if volunteer.status == VolunteerStatus.REGISTERED:
+        match_profiles_refresh(volunteer_ids=[volunteer.pk])
     log_action(
         actor,
         "volunteer.register",
@@ -333,6 +335,7 @@ def volunteer_set_status(
     volunteer.save()
     _record_status(volunteer, old, status, actor, reason)
     log_action(actor, "volunteer.status", volunteer, {"from": old, "to": status, "reason": reason})
+    match_profiles_refresh(volunteer_ids=[volunteer.pk])
     return volunteer
 
 
@@ -402,7 +405,23 @@ def volunteer_update(
     diff = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
     if diff:
         log_action(actor, "volunteer.update", volunteer, {"changes": diff})
+    if MATCHING_FIELDS & set(diff):
+        match_profiles_refresh(volunteer_ids=[volunteer.pk])
     return volunteer
+
+
+# What matching reads of a registration (``huzhu.needs`` keeps a profile row per category).
+MATCHING_FIELDS = frozenset({"skills", "categories", "availability", "org"})
+
+
+def match_profiles_refresh(*, volunteer_ids: Iterable[int]) -> int:
+    """Rebuild the matching profiles of these volunteers after a change to what matching
+    reads (status, skills, categories, availability, org): one call for many (an import
+    passes every id it wrote). Returns the profile rows written."""
+    from huzhu.needs.profiles import profiles_refresh
+
+    ids = sorted(set(volunteer_ids))
+    return profiles_refresh(volunteer_ids=ids) if ids else 0
 
 
 def _profile_snapshot(volunteer: Volunteer) -> dict[str, Any]:

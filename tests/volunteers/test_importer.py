@@ -1063,9 +1063,11 @@ def test_query_count_grows_with_batches_not_rows(city, teams, tmp_path):
         assert large == small
     else:
         # SQLite splits a bulk insert into chunks of 999 parameters: a few more statements
-        # for 100 more rows, never one per row.
-        assert large - small <= 12
-    assert small <= 30
+        # for 100 more rows (register and match profiles), never one per row.
+        assert large - small <= 16
+    # about 30 for the register, and a constant number (not one per row) to rebuild the
+    # imported volunteers' match profiles
+    assert small <= 50
     # re-importing (all unchanged) and the batch size: queries per batch stay bounded
     again, result = _queries(city, path_150)
     assert (result.unchanged, result.imported) == (150, 0)
