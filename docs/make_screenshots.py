@@ -66,6 +66,13 @@ def open_board(page: Page, base: str) -> None:
     raise SystemExit("no shift with check-ins found for worker-a; pass --board-url")
 
 
+def open_matching(page: Page, base: str) -> None:
+    """需求看板 (open needs) → the first need's matching screen."""
+    page.goto(f"{base}/needs/manage/?status=open")
+    link = page.locator("[data-testid=needs] tbody tr td a").first
+    page.goto(base + (link.get_attribute("href") or "/needs/manage/"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--base-url", default="http://127.0.0.1:8000")
@@ -118,6 +125,9 @@ def main() -> None:
         shot("volunteer", "/activities/hours/", "activities-hours-mobile.png", mobile=True)
         shot("volunteer", "/timebank/", "timebank-mobile.png", mobile=True)
         shot("worker-a", "/timebank/counter/redemptions/", "timebank-counter.png")
+        shot("worker-a", partial(open_matching, base=base), "needs-matching.png")
+        shot("resident", "/needs/ask/", "needs-ask-mobile.png", mobile=True)
+        shot("volunteer", "/needs/invitations/", "needs-invitations-mobile.png", mobile=True)
         browser.close()
     if unknown := only - known:
         raise SystemExit(f"no such shot: {', '.join(sorted(unknown))}")

@@ -252,7 +252,9 @@ def _snapshot() -> tuple:
         tuple(FamilyLink.objects.order_by("pk").values_list("verified_at", "revoked_at")),
         tuple(ExchangeItem.objects.order_by("pk").values_list("stock", "price_minutes")),
         Redemption.objects.count(),
-        tuple(Adjustment.objects.order_by("pk").values_list("approved_by", "transfer")),
+        tuple(
+            Adjustment.objects.order_by("pk").values_list("approved_by", "transfer", "rejected_at")
+        ),
         tuple(Need.objects.order_by("pk").values_list("status", "volunteer", "title", "rating")),
         tuple(Invitation.objects.order_by("pk").values_list("status", "volunteer")),
         Message.objects.count(),

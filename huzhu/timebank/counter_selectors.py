@@ -169,10 +169,16 @@ def policy_orgs(*, scope: Scope) -> QuerySet[Org]:
 
 
 def adjustment_list(*, scope: Scope, pending: bool) -> QuerySet[Adjustment]:
+    """Pending requests (neither approved nor rejected/withdrawn), oldest first; or the
+    closed ones — approved, rejected and withdrawn (see ``Adjustment.status``) — newest
+    first."""
+    open_ = Q(transfer__isnull=True, rejected_at__isnull=True)
     qs = (
         Adjustment.objects.within(scope, Perm.TIMEBANK_OPERATE)
-        .filter(transfer__isnull=pending)
-        .select_related("account__org", "account__person", "requested_by", "approved_by")
+        .filter(open_ if pending else ~open_)
+        .select_related(
+            "account__org", "account__person", "requested_by", "approved_by", "rejected_by"
+        )
     )
     return qs.order_by("requested_at", "id") if pending else qs.order_by("-requested_at", "-id")
 

@@ -1,5 +1,6 @@
 """Writes of the worker's counter (柜台): the exchange catalogue (爱心超市) and its
-redemptions, the time-bank rules of an org, and two-person adjustments (调账).
+redemptions, the time-bank rules of an org, and two-person adjustments (调账: requested,
+then approved, rejected or withdrawn).
 
 Every movement of credits goes through ``ledger.post``; a refusal raises ``LedgerRefusal``
 (a ledger rule) or ``ValidationError`` (bad input, naming the field) and changes nothing.
@@ -33,6 +34,7 @@ from huzhu.timebank.models import (
     Account,
     AccountKind,
     Adjustment,
+    AdjustmentStatus,
     ExchangeItem,
     ExchangeScope,
     Policy,
@@ -420,6 +422,7 @@ def adjustment_approve(*, actor: Any, scope: Scope, adjustment: Adjustment) -> A
         )
         if locked.transfer_id is not None:
             raise LedgerRefusal("adjust.done", _("该调账申请已复核入账。"))
+        _refuse_closed(locked, approving=True)
         if locked.requested_by_id == getattr(actor, "pk", None):
             raise LedgerRefusal("adjust.two_person", _("调账须由申请人以外的另一名工作人员复核。"))
         account = locked.account
@@ -443,6 +446,71 @@ def adjustment_approve(*, actor: Any, scope: Scope, adjustment: Adjustment) -> A
         )
     adjustment.approved_by = locked.approved_by
     adjustment.transfer = locked.transfer
+    return adjustment
+
+
+def _refuse_closed(adjustment: Adjustment, *, approving: bool) -> None:
+    """Refuse to act again on a request that was rejected or withdrawn."""
+    status = adjustment.status
+    if status == AdjustmentStatus.REJECTED:
+        message = (
+            _("该调账申请已被驳回，不能再复核入账。") if approving else _("该调账申请已被驳回。")
+        )
+        raise LedgerRefusal("adjust.rejected", message)
+    if status == AdjustmentStatus.WITHDRAWN:
+        message = (
+            _("该调账申请已由申请人撤回，不能再复核入账。")
+            if approving
+            else _("该调账申请已由申请人撤回。")
+        )
+        raise LedgerRefusal("adjust.withdrawn", message)
+
+
+def _clean_reject_reason(reason: str, *, withdraw: bool) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        message = _("请填写撤回原因。") if withdraw else _("请填写驳回原因。")
+        raise ValidationError({"reason": message})
+    if len(reason) > 200:
+        raise ValidationError({"reason": _("原因不能超过 200 个字。")})
+    return reason
+
+
+def adjustment_reject(
+    *, actor: Any, scope: Scope, adjustment: Adjustment, reason: str
+) -> Adjustment:
+    """驳回 / 撤回: close a pending request without posting anything. Another worker rejects
+    it; the requester withdraws their own. Both need a reason and are final; an approved
+    request can be neither."""
+    require_operate(scope, adjustment.account.org)
+    actor_id = getattr(actor, "pk", None)
+    with transaction.atomic():
+        locked = (
+            Adjustment.objects.select_for_update(of=("self",))
+            .select_related("account__org")
+            .get(pk=adjustment.pk)
+        )
+        if locked.transfer_id is not None:
+            raise LedgerRefusal("adjust.done", _("该调账申请已复核入账，不能驳回或撤回。"))
+        _refuse_closed(locked, approving=False)
+        withdraw = locked.requested_by_id == actor_id
+        locked.reject_reason = _clean_reject_reason(reason, withdraw=withdraw)
+        locked.rejected_by = actor
+        locked.rejected_at = timezone.now()
+        locked.save(update_fields=["rejected_by", "rejected_at", "reject_reason"])
+        log_action(
+            actor,
+            "timebank.adjust_withdraw" if withdraw else "timebank.adjust_reject",
+            locked,
+            {
+                "account": locked.account_id,
+                "minutes": locked.minutes,
+                "reason": locked.reject_reason,
+            },
+        )
+    adjustment.rejected_by = locked.rejected_by
+    adjustment.rejected_at = locked.rejected_at
+    adjustment.reject_reason = locked.reject_reason
     return adjustment
 
 

@@ -49,7 +49,7 @@ from huzhu.timebank.counter_forms import (
     RejectForm,
 )
 from huzhu.timebank.counter_selectors import hours_text
-from huzhu.timebank.models import Adjustment, ExchangeScope
+from huzhu.timebank.models import Adjustment, AdjustmentStatus, ExchangeScope
 from huzhu.timebank.rules import rules_for
 
 PAGE_SIZE = 30
@@ -497,6 +497,24 @@ def adjustment_approve(request: HttpRequest, adjustment_id: int) -> HttpResponse
     with refusal_shown(request):
         services.adjustment_approve(actor=request.user, scope=scope, adjustment=adjustment)
         messages.success(request, _("调账申请 #%(n)d 已复核入账。") % {"n": adjustment.pk})
+    return redirect("timebank:adjustments")
+
+
+@require_POST
+@login_required
+def adjustment_reject(request: HttpRequest, adjustment_id: int) -> HttpResponse:
+    """驳回 by another worker, or 撤回 by the requester (the service tells them apart)."""
+    scope = _scope(request)
+    adjustment = selectors.adjustment_get(scope=scope, adjustment_id=adjustment_id)
+    reason = request.POST.get("reason", "")  # the service says when it is missing or too long
+    with refusal_shown(request):
+        done = services.adjustment_reject(
+            actor=request.user, scope=scope, adjustment=adjustment, reason=reason
+        )
+        if done.status == AdjustmentStatus.WITHDRAWN:
+            messages.success(request, _("调账申请 #%(n)d 已撤回。") % {"n": done.pk})
+        else:
+            messages.success(request, _("调账申请 #%(n)d 已驳回。") % {"n": done.pk})
     return redirect("timebank:adjustments")
 
 

@@ -342,9 +342,18 @@ class Redemption(models.Model):
         return self.item.org
 
 
+class AdjustmentStatus(models.TextChoices):
+    PENDING = "pending", _("待复核")
+    APPROVED = "approved", _("已入账")
+    REJECTED = "rejected", _("已驳回")
+    WITHDRAWN = "withdrawn", _("已撤回")
+
+
 class Adjustment(models.Model):
     """A correction asked for by one person and approved by another (two-person rule)
-    before it is posted."""
+    before it is posted. Until then another person may reject it (驳回) or the requester
+    withdraw it (撤回): ``rejected_by`` is then set (the requester for a withdrawal) and
+    the request is closed for good."""
 
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="adjustments")
     minutes = models.BigIntegerField(_("调整（分钟）"))
@@ -359,6 +368,11 @@ class Adjustment(models.Model):
     transfer = models.OneToOneField(
         Transfer, null=True, blank=True, on_delete=models.PROTECT, related_name="adjustment"
     )
+    rejected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    rejected_at = models.DateTimeField(_("驳回/撤回时间"), null=True, blank=True)
+    reject_reason = models.CharField(_("驳回/撤回原因"), max_length=200, blank=True)
 
     objects = ScopedQuerySet.as_manager()
     scope_path = "account__org__path"
@@ -368,10 +382,25 @@ class Adjustment(models.Model):
         verbose_name_plural = _("调账申请")
         constraints = [
             models.CheckConstraint(condition=~Q(minutes=0), name="adjustment_not_zero"),
+            models.CheckConstraint(
+                condition=Q(rejected_at__isnull=True)
+                | Q(approved_by__isnull=True, transfer__isnull=True),
+                name="adjustment_approved_or_rejected",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.account} {self.minutes:+d}"
+
+    @property
+    def status(self) -> AdjustmentStatus:
+        if self.transfer_id is not None:
+            return AdjustmentStatus.APPROVED
+        if self.rejected_at is None:
+            return AdjustmentStatus.PENDING
+        if self.rejected_by_id is not None and self.rejected_by_id == self.requested_by_id:
+            return AdjustmentStatus.WITHDRAWN
+        return AdjustmentStatus.REJECTED
 
     @property
     def audit_org(self) -> Org:

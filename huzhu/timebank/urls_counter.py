@@ -37,4 +37,9 @@ urlpatterns = [
         views.adjustment_approve,
         name="adjustment_approve",
     ),
+    path(
+        "counter/adjustments/<int:adjustment_id>/reject/",
+        views.adjustment_reject,
+        name="adjustment_reject",
+    ),
 ]

@@ -6,7 +6,9 @@ global sum is not zero.
 
 ``adjust request`` asks for a correction of an account (±minutes, with a reason) and
 ``adjust approve`` posts it; the approver must be another user than the requester (the
-two-person rule), and each user acts within their own scope.
+two-person rule), and each user acts within their own scope. ``adjust reject`` closes a
+pending request with a reason and posts nothing: another user rejects it (驳回), the
+requester withdraws it (撤回).
 """
 
 from __future__ import annotations
@@ -20,11 +22,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from huzhu.orgs.roles import Perm
 from huzhu.orgs.scope import Scope
 from huzhu.timebank import counter_services, ledger
-from huzhu.timebank.models import Account, Adjustment
+from huzhu.timebank.models import Account, Adjustment, AdjustmentStatus
 
 
 class Command(BaseCommand):
-    help = "时间银行账本工具：verify 逐户核对余额与分录；adjust 双人复核调账"
+    help = "时间银行账本工具：verify 逐户核对余额与分录；adjust 双人复核调账（可驳回、撤回）"
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
@@ -41,12 +43,18 @@ class Command(BaseCommand):
         approve = steps.add_parser("approve", help="复核并入账")
         approve.add_argument("adjustment", type=int, help="调账申请编号")
         approve.add_argument("--user", required=True, help="复核人的用户名（不能是申请人）")
+        reject = steps.add_parser("reject", help="驳回调账申请（申请人本人即为撤回）")
+        reject.add_argument("adjustment", type=int, help="调账申请编号")
+        reject.add_argument("--user", required=True, help="驳回人的用户名（申请人本人即为撤回）")
+        reject.add_argument("--reason", required=True, help="驳回或撤回的原因")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] == "verify":
             self._verify()
         elif options["step"] == "request":
             self._request(options)
+        elif options["step"] == "reject":
+            self._reject(options)
         else:
             self._approve(options)
 
@@ -100,19 +108,22 @@ class Command(BaseCommand):
             f"{adjustment.minutes:+d} 分钟，待另一名工作人员复核"
         )
 
-    def _approve(self, options: dict[str, Any]) -> None:
-        user = self._user(options["user"])
-        scope = Scope.for_user(user)
+    @staticmethod
+    def _adjustment(scope: Scope, adjustment_id: int) -> Adjustment:
         adjustment = (
             Adjustment.objects.within(scope, Perm.TIMEBANK_OPERATE)
             .select_related("account__org", "account__person")
-            .filter(pk=options["adjustment"])
+            .filter(pk=adjustment_id)
             .first()
         )
         if adjustment is None:
-            raise CommandError(
-                f"找不到调账申请：{options['adjustment']}（不存在或不在您的管理范围内）"
-            )
+            raise CommandError(f"找不到调账申请：{adjustment_id}（不存在或不在您的管理范围内）")
+        return adjustment
+
+    def _approve(self, options: dict[str, Any]) -> None:
+        user = self._user(options["user"])
+        scope = Scope.for_user(user)
+        adjustment = self._adjustment(scope, options["adjustment"])
         done = _refused_as_error(
             lambda: counter_services.adjustment_approve(
                 actor=user, scope=scope, adjustment=adjustment
@@ -121,6 +132,21 @@ class Command(BaseCommand):
         self.stdout.write(
             f"调账申请 {done.pk} 已复核入账：交易 {done.transfer_id}，"
             f"账户 {done.account_id} {done.minutes:+d} 分钟"
+        )
+
+    def _reject(self, options: dict[str, Any]) -> None:
+        user = self._user(options["user"])
+        scope = Scope.for_user(user)
+        adjustment = self._adjustment(scope, options["adjustment"])
+        done = _refused_as_error(
+            lambda: counter_services.adjustment_reject(
+                actor=user, scope=scope, adjustment=adjustment, reason=options["reason"]
+            )
+        )
+        verb = "撤回" if done.status == AdjustmentStatus.WITHDRAWN else "驳回"
+        self.stdout.write(
+            f"调账申请 {done.pk} 已{verb}：账户 {done.account_id} {done.minutes:+d} 分钟"
+            f"未入账（原因：{done.reject_reason}）"
         )
 
 
