@@ -95,7 +95,7 @@ PUBLIC_PREFIXES = (
     "api/v1/docs",
     # certificate verification (number + code) and calendar feeds (signed token)
     "activities/verify/",
-    "activities/ical/",
+    "activities/ical/<",  # the token route only (the reset is not public)
     "api/v1/activities/certificates/verify",
 )
 # Django's admin is the superuser back office: it is checked separately below.

@@ -1,10 +1,16 @@
 """A volunteer's shifts as an iCalendar feed (subscribe once in any calendar app).
 
 The feed address carries a signed token instead of a login: ``feed_token`` signs the
-volunteer's id with ``SECRET_KEY`` (salt ``activities.ical``). The token never expires and is
-the same every time, so the subscription keeps working. It cannot be revoked one volunteer at
-a time: changing ``SECRET_KEY`` (and leaving the old key out of ``SECRET_KEY_FALLBACKS``)
-revokes every feed address at once, and volunteers copy the new address from their page.
+volunteer's id and their ``feed_key`` with ``SECRET_KEY`` (salt ``activities.ical``). The
+token never expires and is the same every time, so the subscription keeps working.
+
+One volunteer revokes their own address with ``feed_key_reset`` (the "重置日历订阅地址"
+button on 我的报名): it stores a new random ``feed_key``, so the old token no longer matches
+and its address answers 404, and the page shows the new address. A volunteer who has never
+reset has an empty key, and their token is the id alone, exactly as before keys existed, so
+addresses handed out earlier keep working until that volunteer's first reset. Changing
+``SECRET_KEY`` (and leaving the old key out of ``SECRET_KEY_FALLBACKS``) still revokes every
+feed address at once.
 
 The feed tells where and when, never how to check in: the check-in code and QR secret stay
 out of it, so nobody can check in from the calendar.
@@ -13,20 +19,28 @@ out of it, so nobody can check in from the calendar.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from collections.abc import Iterable
+from typing import Any
 
 from django.core import signing
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from icalendar import Alarm, Calendar, Event
 
 from huzhu.activities.models import ACTIVE_SIGNUP, Signup, SignupStatus
+from huzhu.common.audit import log_action
 from huzhu.volunteers.models import Volunteer
 
 SALT = "activities.ical"
 PRODID = "-//Huzhu//Volunteer shifts//ZH"
 CALENDAR_TIMEZONE = "Asia/Shanghai"
 REMIND_BEFORE = dt.timedelta(hours=1)
+# Between the id and the feed key in the signed value (``token_urlsafe`` never makes a ".").
+KEY_SEP = "."
+FEED_KEY_BYTES = 12  # 16 characters, within ``Volunteer.feed_key``'s 32
 
 
 def _signer() -> signing.Signer:
@@ -34,19 +48,43 @@ def _signer() -> signing.Signer:
 
 
 def feed_token(volunteer: Volunteer) -> str:
-    """The volunteer's feed token: stable, no expiry (see the module note on revoking)."""
-    return _signer().sign(str(volunteer.pk))
+    """The volunteer's feed token: stable, no expiry, until ``feed_key_reset``."""
+    value = str(volunteer.pk)
+    if volunteer.feed_key:
+        value += KEY_SEP + volunteer.feed_key
+    return _signer().sign(value)
 
 
 def volunteer_from_feed_token(token: str) -> Volunteer | None:
-    """The volunteer a token was made for, or None when it is forged, altered or stale."""
+    """The volunteer a token was made for, or None when it is forged, altered, stale or
+    revoked (made with a feed key the volunteer no longer has)."""
     try:
         value = _signer().unsign(token.strip())
     except signing.BadSignature:
         return None
-    if not value.isdigit():
+    volunteer_id, _sep, key = value.partition(KEY_SEP)
+    if not volunteer_id.isdigit():
         return None
-    return Volunteer.objects.select_related("person").filter(pk=int(value)).first()
+    return (
+        Volunteer.objects.select_related("person")
+        .filter(pk=int(volunteer_id), feed_key=key)
+        .first()
+    )
+
+
+@transaction.atomic
+def feed_key_reset(*, actor: Any, volunteer: Volunteer) -> str:
+    """Give ``volunteer`` a new feed key and return their new feed token; every address made
+    before stops working. Only the volunteer themself (their signed-in user) may do it.
+    Audited as ``activity.ical_reset`` (the key itself is never written to the log)."""
+    user_id = getattr(actor, "pk", None)
+    if user_id is None or volunteer.person.user_id != user_id:
+        raise PermissionDenied(_("只有志愿者本人可以重置日历订阅地址。"))
+    key = secrets.token_urlsafe(FEED_KEY_BYTES)
+    Volunteer.objects.filter(pk=volunteer.pk).update(feed_key=key)
+    volunteer.feed_key = key
+    log_action(actor, "activity.ical_reset", volunteer)
+    return feed_token(volunteer)
 
 
 def _utc(moment: dt.datetime) -> dt.datetime:

@@ -21,6 +21,7 @@ urlpatterns: list[URLPattern] = [
         views.certificate_pdf,
         name="certificate_pdf",
     ),
+    path("ical/reset/", views.ical_reset, name="ical_reset"),
     # public: no sign-in (a certificate's reader; a calendar app holding a secret token)
     path("verify/", views.verify, name="verify"),
     path("ical/<str:feed_token>.ics", views.ical_feed, name="ical"),

@@ -41,7 +41,12 @@ from huzhu.activities.forms import (
     VerifyForm,
     WithdrawForm,
 )
-from huzhu.activities.ical import feed_token, shifts_calendar, volunteer_from_feed_token
+from huzhu.activities.ical import (
+    feed_key_reset,
+    feed_token,
+    shifts_calendar,
+    volunteer_from_feed_token,
+)
 from huzhu.activities.models import (
     ACTIVE_SIGNUP,
     Certificate,
@@ -372,6 +377,25 @@ def my_shifts(request: HttpRequest, volunteer: Volunteer) -> HttpResponse:
             "webcal_url": webcal_url,
         },
     )
+
+
+@require_POST
+@login_required
+@never_cache
+def ical_reset(request: HttpRequest) -> HttpResponse:
+    """The signed-in volunteer gets a new feed address; the old one answers 404 from now on.
+    There is no volunteer in the URL: nobody can reset another volunteer's address."""
+    volunteer = _volunteer_or_404(request)
+    try:
+        feed_key_reset(actor=request.user, volunteer=volunteer)
+    except PermissionDenied as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(
+            request,
+            _("日历订阅地址已重置，原地址已失效。请在手机日历中删除旧的订阅，再订阅下面的新地址。"),
+        )
+    return redirect(reverse("activities:my_shifts") + "#hz-calendar")
 
 
 @require_safe

@@ -144,6 +144,12 @@ class Volunteer(models.Model):
     )
     approved_at = models.DateTimeField(_("审核时间"), null=True, blank=True)
     notes = models.TextField(_("备注"), blank=True)
+    # Mixed into the calendar feed token (activities.ical); a new key revokes the old feed
+    # address. Empty until the volunteer's first reset (tokens made without a key). The
+    # database default serves bulk loaders that name their columns (benchmarks).
+    feed_key = models.CharField(
+        _("日历订阅密钥"), max_length=32, blank=True, default="", db_default="", editable=False
+    )
     registered_at = models.DateTimeField(_("登记时间"), auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
