@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import random
 import sys
 import time
@@ -60,6 +61,7 @@ DEFAULT_SEED = 20240501
 BASE_RESIDENTS = 3000
 DEFAULT_BATCH_SIZE = 1000
 DEMO_CITY_CODE = "370100"
+KM_PER_DEGREE = 111.32
 
 
 class DemoError(Exception):
@@ -127,6 +129,22 @@ UNITS = (
     "槐荫区图书馆",
 )
 ORDINALS = "一二三四五六七八九十"
+
+# Where the streets are (about the real 街道 offices, WGS-84): communities are placed around
+# their street and grids around their community, so distances between them look real.
+CITY_CENTRE = (36.662, 117.012)
+STREET_CENTRES = {
+    "解放路街道": (36.668, 117.040),
+    "千佛山街道": (36.645, 117.034),
+    "泉城路街道": (36.667, 117.019),
+    "大观园街道": (36.656, 116.991),
+    "舜玉路街道": (36.627, 116.998),
+    "七里山街道": (36.637, 117.013),
+    "振兴街街道": (36.662, 116.962),
+    "青年公园街道": (36.664, 116.978),
+}
+COMMUNITY_SPREAD_KM = 0.9  # from the street's centre
+GRID_SPREAD_KM = 0.35  # from the community's centre
 
 
 # --- context and steps --------------------------------------------------------------------
@@ -243,6 +261,8 @@ class _OrgSpec:
     sort_order: int = 0
     org: Org | None = None
     depth: int = 0
+    latitude: float | None = None
+    longitude: float | None = None
 
 
 def _landline(rng: random.Random) -> str:
@@ -318,6 +338,8 @@ def _create_orgs(specs: list[_OrgSpec]) -> None:
                 service_phone=spec.service_phone,
                 supervision_phone=spec.supervision_phone,
                 sort_order=spec.sort_order,
+                latitude=spec.latitude,
+                longitude=spec.longitude,
                 path=f"/new-{uuid.uuid4().hex}/",
                 depth=depth,
             )
@@ -328,8 +350,34 @@ def _create_orgs(specs: list[_OrgSpec]) -> None:
         Org.objects.bulk_update(orgs, ["path"])
 
 
+def _near(rng: random.Random, centre: tuple[float, float], km: float) -> tuple[float, float]:
+    """A place up to ``km`` from ``centre``, uniform over the disc, rounded to ~0.1 m."""
+    distance, bearing = km * math.sqrt(rng.random()), rng.uniform(0, 2 * math.pi)
+    d_lat = distance * math.cos(bearing) / KM_PER_DEGREE
+    d_lng = distance * math.sin(bearing) / (KM_PER_DEGREE * math.cos(math.radians(centre[0])))
+    return round(centre[0] + d_lat, 6), round(centre[1] + d_lng, 6)
+
+
+def _place(specs: list[_OrgSpec], rng: random.Random) -> None:
+    """Give every community and grid a centre: around its street's office (a street not in
+    ``STREET_CENTRES`` lies somewhere in the city), grids around their community."""
+    streets: dict[int, tuple[float, float]] = {}
+    for spec in specs:
+        parent = spec.parent
+        if spec.kind == OrgKind.COMMUNITY and parent is not None:
+            if id(parent) not in streets:
+                streets[id(parent)] = STREET_CENTRES.get(parent.name) or _near(
+                    rng, CITY_CENTRE, 4.0
+                )
+            spec.latitude, spec.longitude = _near(rng, streets[id(parent)], COMMUNITY_SPREAD_KM)
+        elif spec.kind == OrgKind.GRID and parent is not None and parent.latitude is not None:
+            centre = (parent.latitude, parent.longitude)
+            spec.latitude, spec.longitude = _near(rng, centre, GRID_SPREAD_KM)  # type: ignore[arg-type]
+
+
 def seed_orgs(ctx: SeedContext) -> None:
     specs = _org_specs(ctx.rng("orgs"))
+    _place(specs, ctx.rng("places"))  # its own stream: the tree itself stays as it was
     codes = [s.code for s in specs if s.code]
     clash = Org.objects.filter(division_code__in=codes).values_list("name", flat=True)[:3]
     if clash:
