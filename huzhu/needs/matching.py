@@ -40,6 +40,7 @@ CELL_DEGREES = 0.01  # ~1.1 km of latitude
 CELL_ROW = 100_000  # cell = row * CELL_ROW + column
 EARTH_RADIUS_KM = 6371.0
 KM_PER_DEGREE = math.pi * EARTH_RADIUS_KM / 180  # the same sphere as ``distance_km``
+RINGS_KM = (1.0, 2.0, 3.0)  # read these distances first (see ``rank``)
 WEIGHTS = {"fit": 30, "distance": 25, "availability": 20, "load": 15, "reliability": 10}
 FIT_SHARE = {MatchFit.OFFER: 1.0, MatchFit.SKILL: 0.8, MatchFit.CATEGORY: 0.5}
 EXTRA_CATEGORY_SHARE = 0.8
@@ -285,14 +286,16 @@ def qualified_ids(ctx: MatchContext, volunteer_ids: list[int]) -> set[int]:
     return found
 
 
-def candidate_rows(ctx: MatchContext) -> list[Row]:
-    """The profile rows that could be eligible: nearby cells of the need's categories, plus
-    the need's community (rows without a place, or every row when the need has none)."""
+def candidate_rows(ctx: MatchContext, km: float | None = None) -> list[Row]:
+    """The profile rows that could be eligible: the need's categories in the cells within
+    ``km`` (default: the whole radius) of its place, plus the need's community (rows without
+    a place, or every row when the need has none)."""
     categories = list(ctx.category_shares)
     home = Q(category_id__in=categories, community_id=ctx.community_id)
     if ctx.located:
         near = Q()
-        for low, high in cell_ranges(ctx.latitude, ctx.longitude, ctx.radius):  # type: ignore[arg-type]
+        reach = ctx.radius if km is None else min(km, ctx.radius)
+        for low, high in cell_ranges(ctx.latitude, ctx.longitude, reach):  # type: ignore[arg-type]
             near |= Q(cell__gte=low, cell__lte=high)
         condition = Q(category_id__in=categories) & near | home & Q(cell__isnull=True)
     else:
@@ -301,9 +304,28 @@ def candidate_rows(ctx: MatchContext) -> list[Row]:
 
 
 def rank(need: Need, *, limit: int = 10, ctx: MatchContext | None = None) -> list[Candidate]:
-    """The ``limit`` best candidates for ``need``, best first, through the index."""
+    """The ``limit`` best candidates for ``need``, best first, through the index.
+
+    Nearby volunteers are read first, in growing rings (``RINGS_KM``, then the radius): a
+    volunteer outside a ring is farther than it, so their score is below ``ring_bound`` —
+    all the other parts at most full, the distance part below what the ring's edge earns.
+    Once the ``limit``-th candidate found beats that bound, nobody farther can displace
+    anyone, and the answer is exactly what reading the whole radius would give."""
     ctx = ctx or MatchContext.for_need(need)
+    if not ctx.located:
+        return _qualified(ctx, _best(ctx, candidate_rows(ctx)), limit)
+    rings = [ring for ring in RINGS_KM if ring < ctx.radius]
+    for ring in rings:
+        chosen = _qualified(ctx, _best(ctx, candidate_rows(ctx, ring)), limit)
+        if len(chosen) == limit and chosen[-1].score > ring_bound(ctx, ring):
+            return chosen
     return _qualified(ctx, _best(ctx, candidate_rows(ctx)), limit)
+
+
+def ring_bound(ctx: MatchContext, ring: float) -> float:
+    """The best score anyone farther than ``ring`` km could reach."""
+    others = sum(weight for part, weight in WEIGHTS.items() if part != "distance")
+    return others + WEIGHTS["distance"] * (1.0 - ring / ctx.radius)
 
 
 def rank_full_scan(

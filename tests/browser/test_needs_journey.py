@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from django.utils import timezone
 
 from huzhu.activities.models import RecordSource, RecordStatus, ServiceRecord
@@ -18,6 +19,8 @@ from huzhu.timebank.models import Account
 from tests.browser.conftest import login
 from tests.factories import City
 from tests.needs.factories import give_credits, helper_volunteer, make_resident, set_place
+
+pytestmark = pytest.mark.django_db(transaction=True)
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
@@ -37,7 +40,7 @@ def balance_of(person) -> int:
     return Account.objects.get(person=person).balance
 
 
-def test_a_worker_entered_need_is_matched_done_confirmed_paid_and_archived(page, db):
+def test_a_worker_entered_need_is_matched_done_confirmed_paid_and_archived(page):
     city = City()
     set_place(city.community_a, 36.660, 117.020)
     set_place(city.grid_a, 36.661, 117.021)
