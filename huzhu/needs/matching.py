@@ -190,32 +190,60 @@ class Candidate:
         return math.floor(self.score + 0.5)
 
 
-def score_row(ctx: MatchContext, row: Row) -> Candidate | None:
-    """Score one profile row for the need; None when the volunteer is not eligible."""
-    volunteer_id, category_id, community_id, fit, lat, lng = row[:6]
-    share = ctx.category_shares.get(category_id)
-    if share is None or volunteer_id in ctx.excluded:
-        return None
-    distance = None
+def _near(ctx: MatchContext, row: Row) -> tuple[float, float | None] | None:
+    """The distance part and the distance (km, None when unknown); None when out of reach."""
+    _vid, _category, community_id, _fit, lat, lng = row[:6]
     if ctx.located and lat is not None and lng is not None:
         distance = distance_km(ctx.latitude, ctx.longitude, lat, lng)  # type: ignore[arg-type]
         if distance > ctx.radius:
             return None
-        near = 1.0 - distance / ctx.radius
-    elif community_id == ctx.community_id:
-        near = 0.5
-    else:
-        return None
+        return 1.0 - distance / ctx.radius, distance
+    if community_id == ctx.community_id:
+        return 0.5, None
+    return None
+
+
+def _parts(ctx: MatchContext, row: Row, share: float, near: float) -> tuple[float, ...]:
+    """fit, distance, availability, load, reliability — in ``WEIGHTS`` order, each 0–1."""
+    fit = row[3]
     availability, load, no_shows, rating_x10, ratings = row[6:11]
-    parts = {
-        "fit": FIT_SHARE[fit] * share,
-        "distance": near,
-        "availability": _availability_share(ctx.slots, availability),
-        "load": 1.0 / (1 + load),
-        "reliability": 0.5 * _rating_share(rating_x10, ratings) + 0.5 * max(0.0, 1 - no_shows / 3),
-    }
-    score = sum(WEIGHTS[name] * value for name, value in parts.items())
-    return Candidate(volunteer_id, score, parts, row, distance)
+    return (
+        FIT_SHARE[fit] * share,
+        near,
+        _availability_share(ctx.slots, availability),
+        1.0 / (1 + load),
+        0.5 * _rating_share(rating_x10, ratings) + 0.5 * max(0.0, 1 - no_shows / 3),
+    )
+
+
+_WEIGHT_LIST = tuple(WEIGHTS.values())
+
+
+def _total(parts: tuple[float, ...]) -> float:
+    return sum(weight * value for weight, value in zip(_WEIGHT_LIST, parts, strict=True))
+
+
+def score_row(ctx: MatchContext, row: Row) -> Candidate | None:
+    """Score one profile row for the need; None when the volunteer is not eligible."""
+    share = ctx.category_shares.get(row[1])
+    if share is None or row[0] in ctx.excluded:
+        return None
+    reach = _near(ctx, row)
+    if reach is None:
+        return None
+    parts = _parts(ctx, row, share, reach[0])
+    return Candidate(row[0], _total(parts), dict(zip(WEIGHTS, parts, strict=True)), row, reach[1])
+
+
+def _score_only(ctx: MatchContext, row: Row) -> float | None:
+    """``score_row``'s score alone (no objects made): the hot loop of ranking."""
+    share = ctx.category_shares.get(row[1])
+    if share is None or row[0] in ctx.excluded:
+        return None
+    reach = _near(ctx, row)
+    if reach is None:
+        return None
+    return _total(_parts(ctx, row, share, reach[0]))
 
 
 def _availability_share(slots: int, availability: int) -> float:
@@ -232,32 +260,41 @@ def _rating_share(rating_x10: int, ratings: int) -> float:
     return max(0.0, min(1.0, (rating_x10 / 10 - 1) / 4))
 
 
-def _best(ctx: MatchContext, rows: Iterable[Row]) -> list[Candidate]:
+Scored = tuple  # (score, volunteer id, row)
+
+
+def _best(ctx: MatchContext, rows: Iterable[Row]) -> list[Scored]:
     """Every eligible volunteer once (their best-scoring category), best first."""
-    best: dict[int, Candidate] = {}
+    best: dict[int, Scored] = {}
     for row in rows:
-        candidate = score_row(ctx, row)
-        if candidate is None:
+        score = _score_only(ctx, row)
+        if score is None:
             continue
-        known = best.get(candidate.volunteer_id)
-        if known is None or candidate.score > known.score:
-            best[candidate.volunteer_id] = candidate
-    return sorted(best.values(), key=lambda c: (-c.score, c.volunteer_id))
+        known = best.get(row[0])
+        if known is None or score > known[0]:
+            best[row[0]] = (score, row[0], row)
+    return sorted(best.values(), key=lambda s: (-s[0], s[1]))
 
 
-def _qualified(ctx: MatchContext, ordered: list[Candidate], limit: int) -> list[Candidate]:
+def _qualified(ctx: MatchContext, ordered: list[Scored], limit: int) -> list[Candidate]:
     """The first ``limit`` candidates holding every qualification the need asks for, read
     in chunks from the top so that a long list costs few queries."""
     if not ctx.qualification_ids:
-        return ordered[:limit]
+        return [_candidate(ctx, s) for s in ordered[:limit]]
     chosen: list[Candidate] = []
     for start in range(0, len(ordered), QUALIFICATION_CHUNK):
         chunk = ordered[start : start + QUALIFICATION_CHUNK]
-        holders = qualified_ids(ctx, [c.volunteer_id for c in chunk])
-        chosen.extend(c for c in chunk if c.volunteer_id in holders)
+        holders = qualified_ids(ctx, [s[1] for s in chunk])
+        chosen.extend(_candidate(ctx, s) for s in chunk if s[1] in holders)
         if len(chosen) >= limit:
             break
     return chosen[:limit]
+
+
+def _candidate(ctx: MatchContext, scored: Scored) -> Candidate:
+    candidate = score_row(ctx, scored[2])
+    assert candidate is not None and candidate.score == scored[0]
+    return candidate
 
 
 def qualified_ids(ctx: MatchContext, volunteer_ids: list[int]) -> set[int]:
