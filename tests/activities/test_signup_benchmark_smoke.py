@@ -10,37 +10,20 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from benchmarks import common, signup
+from benchmarks import signup
+from tests.benchmark_runs import run_benchmark
 
-ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--quick", "--signups", "12", "--capacity", "4", "--connections", "6", "--size", "20"]
 CONFIRM_LINE = r"RESULT signup confirm_records_per_s=\d+\.\d budget=20000 (ok|short)"
 
 
 def _run(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "HUZHU_DATABASE_URL", common.URL_ENV)
-    }
-    env.update(HUZHU_VAR_DIR=str(tmp_path), TMPDIR=str(tmp_path))
-    proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.signup", *TINY, "--repeat", "2", *extra],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    return proc
+    return run_benchmark("signup", tmp_path, *TINY, "--repeat", "2", *extra)
 
 
 def test_sqlite_run_confirms_and_skips_the_contention_part(tmp_path):

@@ -9,40 +9,21 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from benchmarks import common
 from benchmarks import matching as bench
+from tests.benchmark_runs import run_benchmark
 
-ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--quick", "--volunteers", "300", "--needs", "6", "--repeat", "2", "--reference", "3"]
 MEDIAN_LINE = r"RESULT matching top10_median_ms=\d+\.\d budget=50 (ok|short)"
 SPEEDUP_LINE = r"RESULT matching speedup=\d+\.\d budget=20 (ok|short)"
 
 
 def _run(tmp_path: Path, *extra: str) -> str:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "HUZHU_DATABASE_URL", common.URL_ENV)
-    }
-    env.update(HUZHU_VAR_DIR=str(tmp_path), TMPDIR=str(tmp_path))
-    proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.matching", *TINY, *extra],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    return proc.stdout
+    return run_benchmark("matching", tmp_path, *TINY, *extra).stdout
 
 
 def _check(out: str) -> None:
