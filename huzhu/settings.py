@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "huzhu.activities",
     "huzhu.timebank",
     "huzhu.needs",
+    "huzhu.desk",
     "huzhu.api",
     "huzhu.web",
     "huzhu.demo",
@@ -181,6 +182,19 @@ HUZHU_NOTIFY_CHANNELS = env_list("HUZHU_NOTIFY_CHANNELS", "huzhu.common.channels
 HUZHU_MATCH_RADIUS_KM = float(os.environ.get("HUZHU_MATCH_RADIUS_KM", "5"))
 HUZHU_MATCH_LOAD_DAYS = int(os.environ.get("HUZHU_MATCH_LOAD_DAYS", "30"))
 HUZHU_MATCH_BROADCAST_TOP = int(os.environ.get("HUZHU_MATCH_BROADCAST_TOP", "5"))
+
+# Service desk (docs/desk.md): submissions per source, photos, escalation of overdue work.
+HUZHU_DESK_RATE_PER_HOUR = int(os.environ.get("HUZHU_DESK_RATE_PER_HOUR", "5"))
+HUZHU_DESK_RATE_PER_DAY = int(os.environ.get("HUZHU_DESK_RATE_PER_DAY", "20"))
+HUZHU_DESK_PHOTO_MAX_BYTES = int(os.environ.get("HUZHU_DESK_PHOTO_MAX_BYTES", "10485760"))
+HUZHU_DESK_PHOTO_MAX_PX = int(os.environ.get("HUZHU_DESK_PHOTO_MAX_PX", "1600"))
+HUZHU_DESK_PHOTO_MAX_COUNT = int(os.environ.get("HUZHU_DESK_PHOTO_MAX_COUNT", "4"))
+# Working days a team may still return an assigned ticket (DOMAIN.md §6: ≤ 2).
+HUZHU_DESK_RETURN_DAYS = int(os.environ.get("HUZHU_DESK_RETURN_DAYS", "2"))
+HUZHU_DESK_EXTENSION_MAX_DAYS = int(os.environ.get("HUZHU_DESK_EXTENSION_MAX_DAYS", "10"))
+# Overdue work goes to the street at once, and to the district after this many more days.
+HUZHU_DESK_DISTRICT_AFTER_DAYS = int(os.environ.get("HUZHU_DESK_DISTRICT_AFTER_DAYS", "2"))
+HUZHU_OPEN311_RATE_PER_HOUR = int(os.environ.get("HUZHU_OPEN311_RATE_PER_HOUR", "120"))
 HUZHU_PAIRING_VISIT_DAYS = int(os.environ.get("HUZHU_PAIRING_VISIT_DAYS", "30"))
 
 # Time bank defaults (DOMAIN.md §5); each can be overridden per org subtree (时间银行规则).

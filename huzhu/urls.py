@@ -19,6 +19,8 @@ urlpatterns = [
     path("activities/", include("huzhu.activities.urls")),
     path("timebank/", include("huzhu.timebank.urls")),
     path("needs/", include("huzhu.needs.urls")),
+    path("desk/", include("huzhu.desk.urls")),
+    path("open311/v2/", include("huzhu.desk.open311.urls")),
     path("history/", include("huzhu.common.urls")),
     path("notifications/", include("huzhu.common.notification_urls")),
     path("api/v1/", api.urls),

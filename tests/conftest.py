@@ -34,6 +34,7 @@ REFERENCE_DATA = (
     ("huzhu.people.migrations.0002_default_tags", "add_tags"),
     ("huzhu.volunteers.migrations.0002_classification_lists", "add_lists"),
     ("huzhu.needs.migrations.0002_need_categories", "add_categories"),
+    ("huzhu.desk.migrations.0002_default_matters", "add_matters"),
 )
 
 

@@ -18,6 +18,9 @@ from huzhu.api import errors
 from huzhu.api.auth import default_auth
 from huzhu.api.docs import LocalSwagger, asset_urls
 from huzhu.api.types import ErrorOut
+from huzhu.desk.api import router as desk_router
+from huzhu.desk.api_board import router as desk_board_router
+from huzhu.desk.api_stats import router as desk_stats_router
 from huzhu.needs.api import router as needs_router
 from huzhu.needs.api_pairings import router as needs_pairings_router
 from huzhu.orgs.api import router as orgs_router
@@ -77,6 +80,9 @@ api.add_router("/timebank", timebank_fund_router)
 # /needs/{need_id} would otherwise take /needs/offers as an id.
 api.add_router("/needs", needs_pairings_router)
 api.add_router("/needs", needs_router)
+api.add_router("/desk", desk_stats_router)
+api.add_router("/desk", desk_board_router)
+api.add_router("/desk", desk_router)
 
 
 class UserOut(Schema):

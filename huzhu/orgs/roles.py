@@ -30,6 +30,8 @@ class Perm(models.TextChoices):
     TIMEBANK_OPERATE = "timebank.operate", _("时间银行柜台：兑换、代办、核实亲属")
     NEED_MANAGE = "need.manage", _("需求对接：代发需求、匹配派单、代为确认、处理争议")
     PAIRING_MANAGE = "pairing.manage", _("结对帮扶：建立结对、记录走访")
+    DESK_MANAGE = "desk.manage", _("服务台：登记受理、派单、回访、审核公示与答复建议")
+    DESK_HANDLE = "desk.handle", _("承办派给本队的工单：签收、回退、办理、反馈")
 
 
 _ALL_VIEW = {Perm.VIEW, Perm.PERSON_VIEW, Perm.VOLUNTEER_VIEW, Perm.TIMEBANK_VIEW}
@@ -48,6 +50,8 @@ ROLE_PERMS: dict[str, frozenset[str]] = {
             Perm.TIMEBANK_OPERATE,
             Perm.NEED_MANAGE,
             Perm.PAIRING_MANAGE,
+            Perm.DESK_MANAGE,
+            Perm.DESK_HANDLE,
         }
     ),
     Role.WORKER: frozenset(
@@ -63,11 +67,15 @@ ROLE_PERMS: dict[str, frozenset[str]] = {
             Perm.TIMEBANK_OPERATE,
             Perm.NEED_MANAGE,
             Perm.PAIRING_MANAGE,
+            Perm.DESK_MANAGE,
+            Perm.DESK_HANDLE,
         }
     ),
     # A team leader runs their own team: members, training, activities, attendance and
     # hours; certificates are issued by the community (admin or worker).
-    Role.TEAM_LEADER: frozenset({*_ALL_VIEW, Perm.TEAM_MANAGE, Perm.ACTIVITY_MANAGE}),
+    Role.TEAM_LEADER: frozenset(
+        {*_ALL_VIEW, Perm.TEAM_MANAGE, Perm.ACTIVITY_MANAGE, Perm.DESK_HANDLE}
+    ),
     Role.PARTY_WORKER: frozenset({*_ALL_VIEW, Perm.PAIRING_MANAGE}),
     Role.SUPERVISOR: frozenset({*_ALL_VIEW, Perm.AUDIT_VIEW}),
 }
