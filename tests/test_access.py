@@ -17,14 +17,17 @@ taught to ``PARAMS`` below, so new routes are covered without anyone remembering
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
+from PIL import Image as PILImage
 
 from huzhu.activities.models import Activity, Certificate, ServiceRecord, Shift, Signup
 from huzhu.activities.record_services import (
@@ -35,6 +38,18 @@ from huzhu.activities.record_services import (
 )
 from huzhu.activities.services import signup_create
 from huzhu.common.models import AuditEntry
+from huzhu.desk.models import (
+    AppKey,
+    MatterType,
+    Notice,
+    PatrolTeam,
+    PublicContact,
+    Suggestion,
+    Ticket,
+    TicketEvent,
+    TicketPhoto,
+)
+from huzhu.desk.services import TicketInput, ticket_create
 from huzhu.needs.models import (
     Invitation,
     Message,
@@ -97,6 +112,12 @@ PUBLIC_PREFIXES = (
     "activities/verify/",
     "activities/ical/<",  # the token route only (the reset is not public)
     "api/v1/activities/certificates/verify",
+    # the public face of the service desk: community pages, the civic report board, photos
+    # a worker published (others answer 404 to everyone), and Open311 (DOMAIN.md §6)
+    "desk/public/",
+    "desk/photos/",
+    "api/v1/desk/public/",
+    "open311/v2/",
 )
 # Django's admin is the superuser back office: it is checked separately below.
 SKIPPED_PREFIXES = ("admin/",)
@@ -131,6 +152,13 @@ class World:
     invitation: Invitation
     offer: Offer
     pairing: Pairing
+    ticket: Ticket
+    photo: TicketPhoto
+    matter: MatterType
+    notice: Notice
+    suggestion: Suggestion
+    contact: PublicContact
+    key: AppKey
 
 
 # How to fill each URL parameter with an object of community A, and whether the parameter
@@ -168,9 +196,21 @@ PARAMS: dict[str, tuple[Callable[[World], object], bool]] = {
     "pairing_id": (lambda w: w.pairing.pk, True),
     # a calendar feed token that is not valid (a valid one is a capability, like a password)
     "feed_token": (lambda w: "not-a-valid-token", True),
+    "ticket_id": (lambda w: w.ticket.pk, True),
+    "photo_id": (lambda w: w.photo.pk, True),
+    "matter_id": (lambda w: w.matter.pk, True),
+    "notice_id": (lambda w: w.notice.pk, True),
+    "suggestion_id": (lambda w: w.suggestion.pk, True),
+    "contact_id": (lambda w: w.contact.pk, True),
+    "key_id": (lambda w: w.key.pk, True),
+    # Open311: a shared service code and the public number of community A's civic report
+    "service_code": (lambda w: "civic-flyposting", False),
+    "request_id": (lambda w: w.ticket.number, True),
 }
 
 MARKERS = ("甲社区", "甲社区第一网格", "欧阳甲乙")
+# Public pages name community A by design; a resident's name must still never show.
+PUBLIC_MARKERS = ("欧阳甲乙", "甲社区居民建议人")
 
 
 @dataclass(frozen=True)
@@ -262,6 +302,20 @@ def _snapshot() -> tuple:
         tuple(Offer.objects.order_by("pk").values_list("title", "is_active", "availability")),
         tuple(Pairing.objects.order_by("pk").values_list("status", "last_visit_on")),
         Visit.objects.count(),
+        tuple(
+            Ticket.objects.order_by("pk").values_list(
+                "status", "team", "receiver", "due_date", "rating", "duplicate_of"
+            )
+        ),
+        TicketEvent.objects.count(),
+        tuple(TicketPhoto.objects.order_by("pk").values_list("is_public", flat=True)),
+        tuple(MatterType.objects.order_by("pk").values_list("name", "deadline_days", "is_active")),
+        tuple(PatrolTeam.objects.order_by("pk").values_list("grid", "team")),
+        tuple(Notice.objects.order_by("pk").values_list("status", "title")),
+        tuple(Suggestion.objects.order_by("pk").values_list("status", "reply")),
+        tuple(PublicContact.objects.order_by("pk").values_list("name", "phone")),
+        tuple(AppKey.objects.order_by("pk").values_list("revoked_at", flat=True)),
+        tuple(Org.objects.order_by("pk").values_list("service_phone", "supervision_phone")),
     )
 
 
@@ -330,6 +384,7 @@ def world(city: City) -> World:
         actor=city.worker_a, scope=SYSTEM, account=account, minutes=15, reason="补记"
     )
     need, invitation, offer, pairing = _needs_world(city, person, relative, volunteer)
+    desk = _desk_world(city, person, team)
     return World(
         city=city,
         person_a=person,
@@ -376,7 +431,55 @@ def world(city: City) -> World:
         invitation=invitation,
         offer=offer,
         pairing=pairing,
+        **desk,
     )
+
+
+def _desk_world(city: City, person: Person, team: Org) -> dict[str, object]:
+    """A civic report of community A registered at the desk for the resident (a photo not yet
+    published), a matter type, a pending notice, a suggestion, a grid contact, an app key."""
+    PatrolTeam.objects.create(grid=city.grid_a, team=team)
+    matter = MatterType.objects.create(
+        org=city.community_a, code="a-parking", name="甲社区停车咨询", kind="consult"
+    )
+    image = io.BytesIO()
+    PILImage.new("RGB", (40, 30), (200, 30, 30)).save(image, format="JPEG")
+    ticket = ticket_create(
+        actor=city.worker_a,
+        scope=Scope.for_user(city.worker_a),
+        data=TicketInput(
+            matter_type_id=MatterType.objects.get(code="civic-flyposting").pk,
+            description="甲社区3号楼门口小广告",
+            channel="walk_in",
+            org_id=city.grid_a.pk,
+            address="甲社区3号楼",
+            reporter_id=person.pk,
+            photos=[SimpleUploadedFile("a.jpg", image.getvalue(), "image/jpeg")],
+        ),
+    )
+    author = make_person(city.grid_a, "甲社区居民建议人")
+    return {
+        "ticket": ticket,
+        "photo": ticket.photos.get(),
+        "matter": matter,
+        "notice": Notice.objects.create(
+            org=city.community_a, kind="good_deed", title="甲社区好人好事", body="甲社区拾金不昧"
+        ),
+        "suggestion": Suggestion.objects.create(
+            number="JY2026999999",
+            org=city.community_a,
+            author=author,
+            title="甲社区增设座椅",
+            body="甲社区花园增设座椅",
+            is_public=True,
+        ),
+        "contact": PublicContact.objects.create(
+            org=city.grid_a, name="甲网格员", phone="0531-88880000"
+        ),
+        "key": AppKey.objects.create(
+            name="甲社区小程序", org=city.community_a, prefix="o311_aaaa", key_hash="0" * 64
+        ),
+    }
 
 
 def _needs_world(
@@ -467,7 +570,7 @@ def test_no_route_leaks_community_a(world: World):
                 if status >= 500:
                     failures.append(f"server error: {where}")
                     continue
-                leaked = [m for m in MARKERS if m in body]
+                leaked = [m for m in (PUBLIC_MARKERS if public else MARKERS) if m in body]
                 if leaked:
                     failures.append(f"leak {leaked}: {where}")
                 if public or status == 405:

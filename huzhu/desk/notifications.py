@@ -1,11 +1,18 @@
-"""Who hears what when a ticket moves. Called after commit by the services."""
+"""Who hears what when a ticket moves. Called after commit by the services.
+
+``muted()`` silences the desk for a block of service calls (the demo seed replays a year of
+tickets through the services and must not flood the demo logins with notifications).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
@@ -13,6 +20,24 @@ from huzhu.common.services import notify
 from huzhu.desk.models import Channel, EscalationLevel, Ticket
 from huzhu.orgs.models import Org, OrgKind
 from huzhu.orgs.roles import Role
+
+_MUTED: ContextVar[bool] = ContextVar("desk_notifications_muted", default=False)
+
+
+@contextlib.contextmanager
+def muted() -> Iterator[None]:
+    """Service calls inside the block notify nobody."""
+    token = _MUTED.set(True)
+    try:
+        yield
+    finally:
+        _MUTED.reset(token)
+
+
+def after_commit(send: Callable[[], None]) -> None:
+    """Run ``send`` once the transaction commits, unless notifications are muted now."""
+    if not _MUTED.get():
+        transaction.on_commit(send)
 
 
 def _url(ticket: Ticket) -> str:
@@ -50,13 +75,22 @@ def _team(ticket: Ticket) -> list[Any]:
     return _users_with([ticket.team_id], (Role.TEAM_LEADER, Role.WORKER, Role.ADMIN))
 
 
-def _tell(users: Iterable[Any], ticket: Ticket, kind: str, title: str, body: str = "") -> None:
+def _tell(
+    users: Iterable[Any],
+    ticket: Ticket,
+    kind: str,
+    title: str,
+    body: str = "",
+    dedupe_key: str = "",
+) -> None:
     seen: set[int] = set()
     for user in users:
         if user is None or user.pk in seen:
             continue
         seen.add(user.pk)
-        notify(user=user, kind=kind, title=title, body=body, url=_url(ticket))
+        notify(
+            user=user, kind=kind, title=title, body=body, url=_url(ticket), dedupe_key=dedupe_key
+        )
 
 
 def _tell_reporter(ticket: Ticket, kind: str, title: str, body: str = "") -> None:
@@ -135,6 +169,18 @@ def resolved(*, ticket: Ticket) -> None:
     )
 
 
+def answered(*, ticket: Ticket) -> None:
+    """当场答复: the reporter hears the answer, and so do those whose reports were linked
+    (the worker who answered has nothing left to do)."""
+    _tell_reporter(
+        ticket,
+        "desk.ticket.answer",
+        _("您反映的事项已答复：%(t)s") % {"t": ticket.title},
+        ticket.result[:200],
+    )
+    _tell_duplicates(ticket)
+
+
 def closed(*, ticket: Ticket) -> None:
     _tell(
         [ticket.receiver, *_team(ticket)],
@@ -142,13 +188,22 @@ def closed(*, ticket: Ticket) -> None:
         "desk.ticket.close",
         _("工单办结：%(t)s") % {"t": ticket.title},
     )
+    _tell_duplicates(ticket)
+
+
+def _tell_duplicates(ticket: Ticket) -> None:
     for duplicate in ticket.duplicates.select_related("reporter__user", "submitted_by"):
-        _tell_reporter(
-            duplicate,
-            "desk.ticket.close",
-            _("您反映的事项已办结：%(t)s") % {"t": duplicate.title},
-            ticket.result[:200],
-        )
+        duplicate_closed(duplicate=duplicate, original=ticket)
+
+
+def duplicate_closed(*, duplicate: Ticket, original: Ticket) -> None:
+    """A linked report's reporter hears the result of the original."""
+    _tell_reporter(
+        duplicate,
+        "desk.ticket.close",
+        _("您反映的事项已办结：%(t)s") % {"t": duplicate.title},
+        original.result[:200],
+    )
 
 
 def reopened(*, ticket: Ticket) -> None:
@@ -165,15 +220,22 @@ def _ancestor(org: Org, kind: str) -> Org | None:
     return Org.objects.ancestors_of(org).filter(kind=kind).first()
 
 
-def escalated(*, ticket: Ticket, level: int) -> None:
-    """The street's (or district's) workers, admins and supervisors hear of overdue work."""
-    kind = OrgKind.STREET if level == EscalationLevel.STREET else OrgKind.DISTRICT
-    above = _ancestor(ticket.org, kind)
-    users = _users_with([above.pk], (Role.WORKER, Role.ADMIN, Role.SUPERVISOR)) if above else []
+def escalated(*, ticket: Ticket, level: int, previous: int = EscalationLevel.NONE) -> None:
+    """The street's (and, at the next level, the district's) workers, admins and supervisors
+    hear of overdue work, with the receiver and the team. A ticket that skipped the street
+    (the job did not run for days) tells both levels. Each user hears of each level once."""
+    kinds = {EscalationLevel.STREET: OrgKind.STREET, EscalationLevel.DISTRICT: OrgKind.DISTRICT}
+    above = [
+        org
+        for step in range(previous + 1, level + 1)
+        if (org := _ancestor(ticket.org, kinds[EscalationLevel(step)])) is not None
+    ]
+    users = _users_with([org.pk for org in above], (Role.WORKER, Role.ADMIN, Role.SUPERVISOR))
     _tell(
         [*users, ticket.receiver, *_team(ticket)],
         ticket,
         "desk.ticket.escalate",
         _("%(level)s：%(t)s 已逾期") % {"level": EscalationLevel(level).label, "t": ticket.title},
         _("办理期限：%(d)s") % {"d": ticket.due_date},
+        dedupe_key=f"desk.escalate.{ticket.pk}.{level}",
     )

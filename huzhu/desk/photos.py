@@ -38,6 +38,8 @@ def _read(upload: Any) -> bytes:
             _("照片“%(name)s”太大（%(size).1f MB），单张不能超过 %(limit)d MB。")
             % {"name": _name(upload), "size": size / 1_048_576, "limit": limit // 1_048_576}
         )
+    if hasattr(upload, "seek"):
+        upload.seek(0)  # a form may have looked at the file already
     data = upload.read() if hasattr(upload, "read") else bytes(upload)
     if len(data) > limit:
         raise ValidationError(
@@ -51,6 +53,23 @@ def _name(upload: Any) -> str:
     return str(getattr(upload, "name", "") or _("照片"))
 
 
+def _too_many_pixels(upload: Any) -> ValidationError:
+    return ValidationError(
+        _("照片“%(name)s”像素过大（超过 %(n)d 万像素），请缩小后再上传。")
+        % {"name": _name(upload), "n": MAX_PIXELS // 10_000}
+    )
+
+
+def _flatten(image: Image.Image) -> Image.Image:
+    """RGB, with any transparency laid on white (not the black a plain convert gives)."""
+    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return image.convert("RGB")
+
+
 def clean_photo(upload: Any) -> CleanPhoto:
     """The upload as a clean JPEG, or ValidationError naming the file."""
     data = _read(upload)
@@ -58,17 +77,20 @@ def clean_photo(upload: Any) -> CleanPhoto:
         with Image.open(io.BytesIO(data)) as probe:
             kind = probe.format
             if probe.width * probe.height > MAX_PIXELS:
-                raise ValidationError(_("照片“%(name)s”像素过大。") % {"name": _name(upload)})
+                raise _too_many_pixels(upload)
             probe.verify()
         if kind not in ACCEPTED_FORMATS:
             raise UnidentifiedImageError(kind)
         with Image.open(io.BytesIO(data)) as image:
             image.seek(0)
             upright = ImageOps.exif_transpose(image) or image
-            rgb = upright.convert("RGB")
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+            rgb = _flatten(upright)
+    except Image.DecompressionBombError:
+        raise _too_many_pixels(upload) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
         raise ValidationError(
-            _("“%(name)s”不是可识别的图片，请上传 JPG 或 PNG 照片。") % {"name": _name(upload)}
+            _("“%(name)s”不是可识别的图片或文件已损坏，请上传 JPG 或 PNG 照片。")
+            % {"name": _name(upload)}
         ) from None
     edge = settings.HUZHU_DESK_PHOTO_MAX_PX
     rgb.thumbnail((edge, edge), Image.Resampling.LANCZOS)

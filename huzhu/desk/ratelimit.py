@@ -8,10 +8,11 @@ machines without a shared cache. Staff entering matters at the desk are not limi
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import Model, Q
+from django.db.models import Count, Model, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -35,28 +36,39 @@ def check_rate(
     person_field: str = "reporter_id",
     now: dt.datetime | None = None,
 ) -> None:
-    """Refuse when the client address, phone or person already submitted the hourly or daily
-    limit (``HUZHU_DESK_RATE_PER_HOUR`` / ``_PER_DAY``)."""
-    condition = Q()
+    """Refuse when the client address, the phone or the person — each counted on its own —
+    already submitted the hourly or daily limit (``HUZHU_DESK_RATE_PER_HOUR`` / ``_PER_DAY``).
+    One query, whatever the number of keys."""
+    keys: dict[str, Q] = {}
     if source:
-        condition |= Q(source_hash=source)
+        keys["source"] = Q(source_hash=source)
     if phone_hash and hasattr(model, "contact_phone_hash"):
-        condition |= Q(contact_phone_hash=phone_hash)
+        keys["phone"] = Q(contact_phone_hash=phone_hash)
     if person_id is not None:
-        condition |= Q(**{person_field: person_id})
-    if not condition:
+        keys["person"] = Q(**{person_field: person_id})
+    if not keys:
         return
     now = now or timezone.now()
-    recent = model._default_manager.filter(condition, created_at__gte=now - dt.timedelta(days=1))
+    hour_ago = now - dt.timedelta(hours=1)
+    counts: dict[str, Any] = {}
+    for name, condition in keys.items():
+        counts[f"{name}_day"] = Count("pk", filter=condition)
+        counts[f"{name}_hour"] = Count("pk", filter=condition & Q(created_at__gte=hour_ago))
+    either = Q()
+    for condition in keys.values():
+        either |= condition
+    totals = model._default_manager.filter(
+        either, created_at__gte=now - dt.timedelta(days=1)
+    ).aggregate(**counts)
     per_hour = settings.HUZHU_DESK_RATE_PER_HOUR
     per_day = settings.HUZHU_DESK_RATE_PER_DAY
-    if recent.filter(created_at__gte=now - dt.timedelta(hours=1)).count() >= per_hour:
+    if any(totals[f"{name}_hour"] >= per_hour for name in keys):
         raise RateLimited(
             _("提交过于频繁：每小时最多 %(n)d 件，请稍后再试或拨打社区服务电话。")
             % {"n": per_hour},
             code="rate_limited",
         )
-    if recent.count() >= per_day:
+    if any(totals[f"{name}_day"] >= per_day for name in keys):
         raise RateLimited(
             _("今天已提交 %(n)d 件，已达上限，请明天再试或拨打社区服务电话。") % {"n": per_day},
             code="rate_limited",

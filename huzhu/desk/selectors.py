@@ -9,10 +9,11 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from huzhu.desk.models import (
     OPEN_TICKET_STATUSES,
+    Channel,
     MatterType,
     PatrolTeam,
     Ticket,
@@ -22,7 +23,9 @@ from huzhu.orgs.models import Org, OrgKind
 from huzhu.orgs.roles import Perm
 from huzhu.orgs.scope import Scope
 
-NOT_FOUND = _("工单不存在或无权查看。")
+NOT_FOUND = gettext_lazy("工单不存在或无权查看。")
+# Channels only desk staff register (a visit, a call): the worker is not the reporter.
+STAFF_CHANNELS = (Channel.WALK_IN, Channel.PHONE)
 
 
 def community_of(org: Org) -> Org:
@@ -87,8 +90,13 @@ def ticket_access(*, user: Any, scope: Scope, ticket_id: int) -> TicketAccess:
 def access_for(*, user: Any, scope: Scope, ticket: Ticket) -> TicketAccess:
     person_id = person_id_of(user)
     user_id = getattr(user, "pk", None) if getattr(user, "is_authenticated", False) else None
+    # Without a registered reporter the account that sent the matter is the reporter —
+    # unless it is the worker who entered a visit or a call at the desk.
     is_reporter = (person_id is not None and ticket.reporter_id == person_id) or (
-        user_id is not None and ticket.reporter_id is None and ticket.submitted_by_id == user_id
+        user_id is not None
+        and ticket.reporter_id is None
+        and ticket.submitted_by_id == user_id
+        and ticket.channel not in STAFF_CHANNELS
     )
     return TicketAccess(
         ticket=ticket,
@@ -134,7 +142,8 @@ def ticket_list(
         condition |= Q(team__path__startswith=root)
     user_id = getattr(user, "pk", None)
     if user_id is not None:
-        condition |= Q(receiver_id=user_id, status__in=OPEN_TICKET_STATUSES)
+        # 首问负责: the first receiver follows the matter until it is closed.
+        condition |= Q(receiver_id=user_id) & ~Q(status=TicketStatus.CLOSED)
     tickets = ticket_base().filter(condition)
     if status == "open":
         tickets = tickets.filter(status__in=OPEN_TICKET_STATUSES)
@@ -175,7 +184,9 @@ def overdue_list(*, scope: Scope, today: dt.date) -> QuerySet[Ticket]:
 def my_tickets(*, user: Any) -> QuerySet[Ticket]:
     """A resident's own matters, newest first."""
     person_id = person_id_of(user)
-    condition = Q(submitted_by_id=getattr(user, "pk", None), reporter__isnull=True)
+    condition = Q(submitted_by_id=getattr(user, "pk", None), reporter__isnull=True) & ~Q(
+        channel__in=STAFF_CHANNELS
+    )
     if person_id is not None:
         condition |= Q(reporter_id=person_id)
     return ticket_base().filter(condition)

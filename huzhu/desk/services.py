@@ -40,6 +40,7 @@ from huzhu.desk.models import (
 from huzhu.desk.photos import CleanPhoto, clean_photos
 from huzhu.desk.ratelimit import check_rate, source_hash
 from huzhu.desk.selectors import (
+    STAFF_CHANNELS,
     TicketAccess,
     community_of,
     matter_types_for,
@@ -51,8 +52,6 @@ from huzhu.orgs.models import Org, OrgKind
 from huzhu.orgs.roles import Perm
 from huzhu.orgs.scope import Scope
 from huzhu.people.models import Person
-
-STAFF_CHANNELS = (Channel.WALK_IN, Channel.PHONE)
 
 
 def _is_user(actor: Any) -> bool:
@@ -108,6 +107,18 @@ def _required_text(value: str, field_name: str, label: str, limit: int) -> str:
     value = (value or "").strip()
     if not value:
         raise ValidationError({field_name: [_("请填写%(label)s。") % {"label": label}]})
+    if len(value) > limit:
+        raise ValidationError(
+            {field_name: [_("%(label)s不能超过 %(n)d 字。") % {"label": label, "n": limit}]}
+        )
+    errors = plain_text_errors({field_name: value})
+    if errors:
+        raise ValidationError(errors)
+    return value
+
+
+def _optional_text(value: str, field_name: str, label: str, limit: int) -> str:
+    value = (value or "").strip()
     if len(value) > limit:
         raise ValidationError(
             {field_name: [_("%(label)s不能超过 %(n)d 字。") % {"label": label, "n": limit}]}
@@ -345,7 +356,7 @@ def ticket_create(
         _save_photos(ticket, photos, PhotoKind.REPORT)
         _event(ticket, actor, "create", "", Channel(data.channel).label, public=True)
         log_action(actor, "desk.ticket.create", ticket, {"channel": data.channel})
-        transaction.on_commit(lambda: notifications.created(ticket=ticket))
+        notifications.after_commit(lambda: notifications.created(ticket=ticket))
     return ticket
 
 
@@ -356,10 +367,14 @@ def _deadline(start: dt.date, days: int) -> dt.date:
     return add_working_days(start, days).day
 
 
-def ticket_accept(*, actor: Any, access: TicketAccess, note: str = "") -> Ticket:
+def ticket_accept(
+    *, actor: Any, access: TicketAccess, note: str = "", today: dt.date | None = None
+) -> Ticket:
     """受理: the worker who accepts becomes the first receiver (if nobody was) and the deadline
-    starts to run."""
+    starts to run: the matter's working days counted from ``today`` (default: the local
+    date)."""
     _require(access.may_manage, _("没有受理该工单的权限。"))
+    note = _optional_text(note, "note", _("受理说明"), 300)
     with transaction.atomic():
         ticket = _locked(access.ticket)
         _refuse_status(ticket, (TicketStatus.REGISTERED,), _("受理"))
@@ -368,11 +383,13 @@ def ticket_accept(*, actor: Any, access: TicketAccess, note: str = "") -> Ticket
         ticket.status = TicketStatus.ACCEPTED
         ticket.receiver = ticket.receiver or actor
         ticket.accepted_at = now
-        ticket.due_date = _deadline(timezone.localdate(now), ticket.matter_type.deadline_days)
+        ticket.due_date = _deadline(
+            today or timezone.localdate(now), ticket.matter_type.deadline_days
+        )
         ticket.save()
         _event(ticket, actor, "accept", before, note or _("已受理"), public=True)
         log_action(actor, "desk.ticket.accept", ticket)
-        transaction.on_commit(lambda: notifications.accepted(ticket=ticket))
+        notifications.after_commit(lambda: notifications.accepted(ticket=ticket))
     return ticket
 
 
@@ -392,7 +409,7 @@ def ticket_answer(*, actor: Any, access: TicketAccess, answer: str) -> Ticket:
         _close(ticket, now, CloseReason.ON_THE_SPOT)
         _event(ticket, actor, "answer", before, answer, public=True)
         log_action(actor, "desk.ticket.answer", ticket)
-        transaction.on_commit(lambda: notifications.resolved(ticket=ticket))
+        notifications.after_commit(lambda: notifications.answered(ticket=ticket))
     return ticket
 
 
@@ -424,6 +441,7 @@ def ticket_assign(
 ) -> Ticket:
     """派单 to a team of the community (default: the patrol team or the matter's team)."""
     _require(access.may_manage, _("没有派单的权限。"))
+    note = _optional_text(note, "note", _("派单说明"), 300)
     with transaction.atomic():
         ticket = _locked(access.ticket)
         _refuse_status(ticket, (TicketStatus.ACCEPTED, TicketStatus.RETURNED), _("派单"))
@@ -440,7 +458,7 @@ def ticket_assign(
         ticket.save()
         _event(ticket, actor, "assign", before, note or team.name, public=True)
         log_action(actor, "desk.ticket.assign", ticket, {"team": team.name})
-        transaction.on_commit(lambda: notifications.assigned(ticket=ticket))
+        notifications.after_commit(lambda: notifications.assigned(ticket=ticket))
     return ticket
 
 
@@ -493,7 +511,7 @@ def ticket_return(
         ticket.save()
         _event(ticket, actor, "return", before, reason)
         log_action(actor, "desk.ticket.return", ticket, {"team": team.name if team else ""})
-        transaction.on_commit(lambda: notifications.returned(ticket=ticket, reason=reason))
+        notifications.after_commit(lambda: notifications.returned(ticket=ticket, reason=reason))
     return ticket
 
 
@@ -533,29 +551,42 @@ def ticket_extension_request(*, actor: Any, access: TicketAccess, days: int, rea
         ticket.save()
         _event(ticket, actor, "extension_request", ticket.status, f"{days} · {reason}")
         log_action(actor, "desk.ticket.extension_request", ticket, {"days": days})
-        transaction.on_commit(lambda: notifications.extension_requested(ticket=ticket))
+        notifications.after_commit(lambda: notifications.extension_requested(ticket=ticket))
     return ticket
 
 
 def ticket_extension_decide(
-    *, actor: Any, access: TicketAccess, approve: bool, note: str = ""
+    *,
+    actor: Any,
+    access: TicketAccess,
+    approve: bool,
+    note: str = "",
+    today: dt.date | None = None,
 ) -> Ticket:
-    """The receiver (or a manager) grants or refuses the requested extension."""
+    """The receiver (or a manager) grants or refuses the requested extension. A grant moves
+    the deadline by the requested working days (from ``today`` if there was none)."""
     _require(access.may_manage, _("没有审批延期的权限。"))
+    note = _optional_text(note, "note", _("审批意见"), 300)
     with transaction.atomic():
         ticket = _locked(access.ticket)
         if not ticket.extension_requested_days:
             raise ValidationError(_("没有待审批的延期申请。"), code="none")
+        _refuse_status(ticket, OPEN_TICKET_STATUSES, _("审批延期"))
         days = ticket.extension_requested_days
+        limit = settings.HUZHU_DESK_EXTENSION_MAX_DAYS
+        if approve and ticket.extension_days + days > limit:
+            raise ValidationError(
+                {"days": [_("延期合计不能超过 %(limit)d 个工作日。") % {"limit": limit}]}
+            )
         if approve:
             ticket.extension_days += days
-            ticket.due_date = _deadline(ticket.due_date or today_local(), days)
+            ticket.due_date = _deadline(ticket.due_date or today or today_local(), days)
         ticket.extension_requested_days = 0
         ticket.save()
         verb = "extension_approve" if approve else "extension_refuse"
         _event(ticket, actor, verb, ticket.status, note or f"{days}", public=approve)
         log_action(actor, f"desk.ticket.{verb}", ticket, {"days": days})
-        transaction.on_commit(
+        notifications.after_commit(
             lambda: notifications.extension_decided(ticket=ticket, approve=approve)
         )
     return ticket
@@ -575,12 +606,13 @@ def ticket_resolve(
         ticket.status = TicketStatus.RESOLVED
         ticket.result = result
         ticket.resolved_at = timezone.now()
+        ticket.extension_requested_days = 0  # a pending request is moot once resolved
         ticket.save()
         _save_photos(ticket, cleaned, PhotoKind.RESULT)
         TicketPhoto.objects.filter(ticket=ticket, kind=PhotoKind.RESULT).update(is_public=True)
         _event(ticket, actor, "resolve", before, result, public=True)
         log_action(actor, "desk.ticket.resolve", ticket)
-        transaction.on_commit(lambda: notifications.resolved(ticket=ticket))
+        notifications.after_commit(lambda: notifications.resolved(ticket=ticket))
     return ticket
 
 
@@ -592,9 +624,12 @@ class FollowUp:
     on_behalf: bool = False  # a worker records the resident's answer (电话回访)
 
 
-def ticket_follow_up(*, actor: Any, access: TicketAccess, data: FollowUp) -> Ticket:
+def ticket_follow_up(
+    *, actor: Any, access: TicketAccess, data: FollowUp, today: dt.date | None = None
+) -> Ticket:
     """回访: the resident rates the result. Satisfied → 办结; dissatisfied → 退回重办 with a new
-    deadline. The resident answers themselves, or a worker records their answer."""
+    deadline (the matter's working days from ``today``). The resident answers themselves, or
+    a worker records their answer."""
     if data.on_behalf:
         _require(access.may_manage, _("没有代为回访的权限。"))
     else:
@@ -621,16 +656,18 @@ def ticket_follow_up(*, actor: Any, access: TicketAccess, data: FollowUp) -> Tic
             _close(ticket, now, CloseReason.RESOLVED)
             _event(ticket, actor, "close", before, note, public=True)
             log_action(actor, "desk.ticket.close", ticket, {"rating": data.rating})
-            transaction.on_commit(lambda: notifications.closed(ticket=ticket))
+            notifications.after_commit(lambda: notifications.closed(ticket=ticket))
         else:
             ticket.status = TicketStatus.IN_PROGRESS
             ticket.reopen_count += 1
             ticket.resolved_at = None
-            ticket.due_date = _deadline(timezone.localdate(now), ticket.matter_type.deadline_days)
+            ticket.due_date = _deadline(
+                today or timezone.localdate(now), ticket.matter_type.deadline_days
+            )
             ticket.save()
             _event(ticket, actor, "reopen", before, note, public=True)
             log_action(actor, "desk.ticket.reopen", ticket, {"rating": data.rating})
-            transaction.on_commit(lambda: notifications.reopened(ticket=ticket))
+            notifications.after_commit(lambda: notifications.reopened(ticket=ticket))
     return ticket
 
 
@@ -645,7 +682,7 @@ def ticket_close_unrated(*, actor: Any, access: TicketAccess, note: str) -> Tick
         _close(ticket, timezone.now(), CloseReason.RESOLVED)
         _event(ticket, actor, "close", before, note, public=True)
         log_action(actor, "desk.ticket.close", ticket)
-        transaction.on_commit(lambda: notifications.closed(ticket=ticket))
+        notifications.after_commit(lambda: notifications.closed(ticket=ticket))
     return ticket
 
 
@@ -653,8 +690,13 @@ def ticket_link(*, actor: Any, access: TicketAccess, original: Ticket, note: str
     """Link a repeated report to the original and close it (重复反映，并案办理). The reporter
     follows the original's result."""
     _require(access.may_manage, _("没有并案的权限。"))
+    note = _optional_text(note, "note", _("并案说明"), 300)
     with transaction.atomic():
         ticket = _locked(access.ticket)
+        found = Ticket.objects.select_related("duplicate_of").filter(pk=original.pk).first()
+        if found is None:
+            raise ValidationError({"original": [_("要并入的工单不存在。")]})
+        original = found
         if original.pk == ticket.pk or original.duplicate_of_id == ticket.pk:
             raise ValidationError({"original": [_("不能与自身并案。")]})
         if original.org_id != ticket.org_id:
@@ -662,6 +704,8 @@ def ticket_link(*, actor: Any, access: TicketAccess, original: Ticket, note: str
         if original.duplicate_of_id:
             original = original.duplicate_of
         _refuse_status(ticket, OPEN_TICKET_STATUSES, _("并案"))
+        # Reports already linked to this one follow the original from now on.
+        Ticket.objects.filter(duplicate_of=ticket).update(duplicate_of=original)
         before = ticket.status
         now = timezone.now()
         ticket.duplicate_of = original
@@ -674,15 +718,25 @@ def ticket_link(*, actor: Any, access: TicketAccess, original: Ticket, note: str
         ticket.save(update_fields=["closed_on_time"])
         _event(ticket, actor, "link", before, note or ticket.result, public=True)
         log_action(actor, "desk.ticket.link", ticket, {"original": original.number})
+        if original.status == TicketStatus.CLOSED:
+            # The original's result is known already: its reporter hears it now.
+            notifications.after_commit(
+                lambda: notifications.duplicate_closed(duplicate=ticket, original=original)
+            )
     return ticket
 
 
 def ticket_withdraw(*, actor: Any, access: TicketAccess, reason: str = "") -> Ticket:
     """The reporter withdraws a matter not yet assigned."""
     _require(access.is_reporter, _("只有反映人可以撤回。"))
+    reason = _optional_text(reason, "reason", _("撤回原因"), 300)
     with transaction.atomic():
         ticket = _locked(access.ticket)
         _refuse_status(ticket, (TicketStatus.REGISTERED, TicketStatus.ACCEPTED), _("撤回"))
+        if ticket.duplicates.exists():
+            raise ValidationError(
+                _("已有其他居民反映同一事项并入本工单，不能撤回。"), code="has_duplicates"
+            )
         before = ticket.status
         _close(ticket, timezone.now(), CloseReason.WITHDRAWN)
         _event(ticket, actor, "withdraw", before, reason or _("居民撤回"), public=True)
@@ -716,12 +770,13 @@ def tickets_escalate(*, today: dt.date) -> int:
     overdue, and to the district after ``HUZHU_DESK_DISTRICT_AFTER_DAYS`` more. A level is
     raised once; running again the same day changes nothing. Returns how many were raised."""
     raised = 0
-    overdue = (
+    overdue = list(
         Ticket.objects.filter(status__in=OPEN_TICKET_STATUSES, due_date__lt=today)
         .exclude(escalation_level=EscalationLevel.DISTRICT)
+        .order_by("pk")
         .values_list("pk", "due_date", "escalation_level")
     )
-    for pk, due_date, level in overdue.iterator():
+    for pk, due_date, level in overdue:
         days, _guessed = count_working_days(due_date, today)
         target = _level_for(days)
         if target <= level:
@@ -730,6 +785,7 @@ def tickets_escalate(*, today: dt.date) -> int:
             ticket = _locked(Ticket(pk=pk))
             if ticket.escalation_level >= target or ticket.status not in OPEN_TICKET_STATUSES:
                 continue
+            previous = ticket.escalation_level
             ticket.escalation_level = target
             ticket.escalated_at = timezone.now()
             ticket.save(update_fields=["escalation_level", "escalated_at", "updated_at"])
@@ -737,8 +793,10 @@ def tickets_escalate(*, today: dt.date) -> int:
             note = _("逾期 %(days)d 个工作日，%(level)s") % {"days": days, "level": label}
             _event(ticket, None, "escalate", ticket.status, note)
             log_action(None, "desk.ticket.escalate", ticket, {"level": target, "days": days})
-            transaction.on_commit(
-                lambda t=ticket, lv=target: notifications.escalated(ticket=t, level=lv)
+            notifications.after_commit(
+                lambda t=ticket, lv=target, was=previous: notifications.escalated(
+                    ticket=t, level=lv, previous=was
+                )
             )
         raised += 1
     return raised

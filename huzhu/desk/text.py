@@ -6,8 +6,11 @@ import re
 
 from django.utils.translation import gettext as _
 
+# A tag (<b>, </script>, <!-- …>), a script URL, or an event handler attribute (onclick=)
+# not inside a longer word ("condition=" is not one).
 _MARKUP = re.compile(
-    r"<\s*/?\s*[a-zA-Z!][^>]*>|javascript\s*:|data\s*:\s*text/html|on[a-z]+\s*=", re.IGNORECASE
+    r"<\s*/?\s*[a-zA-Z!][^>]*>|(?:java|vb)script\s*:|data\s*:\s*text/html|(?<![a-z])on[a-z]+\s*=",
+    re.IGNORECASE,
 )
 
 

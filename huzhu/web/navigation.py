@@ -71,6 +71,7 @@ VOLUNTEERS = _("志愿者")
 ACTIVITIES = _("活动")
 TIMEBANK = _("时间银行")
 NEEDS = _("需求对接")
+DESK = _("服务台")
 
 NAV_ITEMS: list[NavItem] = [
     NavItem(_("工作台"), "home", "house"),
@@ -96,6 +97,8 @@ NAV_ITEMS: list[NavItem] = [
         _("邀请与承接"), "needs:invitations", "envelope-heart", show_if=lambda c: c.is_volunteer
     ),
     NavItem(_("我的结对"), "needs:my_pairings", "people", show_if=lambda c: c.has_pairings),
+    NavItem(_("我要反映"), "desk:report", "megaphone", needs_person=True),
+    NavItem(_("我的事项"), "desk:my_tickets", "card-checklist", needs_person=True),
     NavItem(_("居民"), "people:list", "people", Perm.PERSON_VIEW),
     NavItem(
         _("志愿者名册"), "volunteers:list", "heart-pulse", Perm.VOLUNTEER_VIEW, group=VOLUNTEERS
@@ -144,6 +147,18 @@ NAV_ITEMS: list[NavItem] = [
     NavItem(_("代发需求"), "needs:manage_new", "pencil-square", Perm.NEED_MANAGE, group=NEEDS),
     NavItem(_("服务供给"), "needs:manage_offers", "hand-thumbs-up", Perm.VIEW, group=NEEDS),
     NavItem(_("结对帮扶"), "needs:manage_pairings", "link-45deg", Perm.VIEW, group=NEEDS),
+    NavItem(_("服务台"), "desk:home", "headset", Perm.VIEW, group=DESK),
+    NavItem(_("登记来访来电"), "desk:intake", "journal-plus", Perm.DESK_MANAGE, group=DESK),
+    NavItem(_("工单"), "desk:ticket_list", "list-task", Perm.VIEW, group=DESK),
+    NavItem(_("督办"), "desk:overdue", "alarm", Perm.VIEW, group=DESK),
+    NavItem(_("来访登记簿"), "desk:visitor_log", "journal-text", Perm.DESK_MANAGE, group=DESK),
+    NavItem(_("统计分析"), "desk:stats", "bar-chart", Perm.VIEW, group=DESK),
+    NavItem(_("公示栏审核"), "desk:notices", "megaphone", Perm.DESK_MANAGE, group=DESK),
+    NavItem(_("献良策"), "desk:suggestions", "lightbulb", Perm.DESK_MANAGE, group=DESK),
+    NavItem(_("事项清单"), "desk:matters", "card-list", Perm.DESK_MANAGE, group=DESK),
+    NavItem(_("网格巡查队"), "desk:patrols", "shield", Perm.DESK_MANAGE, group=DESK),
+    NavItem(_("公开联系人"), "desk:contacts", "telephone", Perm.DESK_MANAGE, group=DESK),
+    NavItem(_("Open311 应用密钥"), "desk:keys", "key", Perm.ORG_MANAGE, group=DESK),
     NavItem(_("组织"), "orgs:tree", "diagram-3", Perm.VIEW),
     NavItem(_("居民标签"), "people:tags", "tags", Perm.ORG_MANAGE),
 ]
@@ -152,6 +167,7 @@ GROUP_ICONS = {
     ACTIVITIES: "calendar-event",
     TIMEBANK: "piggy-bank",
     NEEDS: "clipboard-heart",
+    DESK: "headset",
 }
 
 

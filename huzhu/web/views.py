@@ -10,6 +10,8 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_safe
 
 from huzhu.activities.dashboard import organiser_todo, volunteer_home
+from huzhu.desk.dashboard import person_tickets
+from huzhu.desk.dashboard import worker_todo as desk_worker_todo
 from huzhu.needs.dashboard import person_needs, worker_todo
 from huzhu.orgs.roles import Perm
 from huzhu.orgs.scope import Scope
@@ -44,6 +46,8 @@ def home(request: HttpRequest) -> HttpResponse:
         "volunteer_home": None,
         "needs_todo": None,
         "my_needs": None,
+        "desk_todo": None,
+        "my_tickets": None,
     }
     if scope.can(Perm.VIEW):
         board = selectors.dashboard(scope=scope)
@@ -53,8 +57,10 @@ def home(request: HttpRequest) -> HttpResponse:
         context["board"] = board
         context["activity_todo"] = organiser_todo(scope=scope)
         context["needs_todo"] = worker_todo(scope=scope)
+        context["desk_todo"] = desk_worker_todo(scope=scope)
     if scope.person_id is not None:
         context["me"] = person_get(scope=scope, person_id=scope.person_id)
         context["volunteer_home"] = volunteer_home(scope=scope)
         context["my_needs"] = person_needs(scope=scope)
+        context["my_tickets"] = person_tickets(scope=scope)
     return render(request, "web/home.html", context)
