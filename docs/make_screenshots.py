@@ -73,6 +73,12 @@ def open_matching(page: Page, base: str) -> None:
     page.goto(base + (link.get_attribute("href") or "/needs/manage/"))
 
 
+def open_ticket(page: Page, base: str) -> None:
+    """服务台 → 工单 → the newest ticket being handled (one with a team and history)."""
+    page.goto(f"{base}/desk/tickets/?status=in_progress")
+    page.locator("[data-testid=tickets] tbody tr a").first.click()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--base-url", default="http://127.0.0.1:8000")
@@ -95,7 +101,10 @@ def main() -> None:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
 
         def shot(
-            username: str, path: str | Callable[[Page], None], name: str, mobile: bool = False
+            username: str | None,
+            path: str | Callable[[Page], None],
+            name: str,
+            mobile: bool = False,
         ) -> None:
             known.add(name.removesuffix(".png"))
             if only and name.removesuffix(".png") not in only:
@@ -105,7 +114,8 @@ def main() -> None:
                 locale="zh-CN", viewport=viewport, device_scale_factor=2 if mobile else 1
             )
             page = context.new_page()
-            login(page, base, username)
+            if username is not None:  # None: an anonymous visitor (public pages)
+                login(page, base, username)
             if callable(path):
                 path(page)
             else:
@@ -128,6 +138,11 @@ def main() -> None:
         shot("worker-a", partial(open_matching, base=base), "needs-matching.png")
         shot("resident", "/needs/ask/", "needs-ask-mobile.png", mobile=True)
         shot("volunteer", "/needs/invitations/", "needs-invitations-mobile.png", mobile=True)
+        shot("worker-a", partial(open_ticket, base=base), "desk-ticket.png")
+        shot("resident", "/desk/report/", "desk-report-mobile.png", mobile=True)
+        shot("supervisor", "/desk/overdue/", "desk-overdue.png")
+        shot("supervisor", "/desk/stats/", "desk-stats.png")
+        shot(None, "/desk/public/reports/", "desk-public-board-mobile.png", mobile=True)
         browser.close()
     if unknown := only - known:
         raise SystemExit(f"no such shot: {', '.join(sorted(unknown))}")

@@ -2,10 +2,12 @@
 
 Registered as the seed step ``desk`` (after ``needs``). For every community of the demo city:
 
-* a patrol team (文明巡查队, a ``TEAM`` under its corps, made with ``org_create``) that the
-  civic reports of each of its grids go to (``catalogue_services.patrol_team_set``); the team
-  of community A has a demo login, ``patrol`` (服务队长, same password), which the step's
-  summary line names (the seed's table of logins is the fixed ``ACCOUNTS``);
+* a patrol team (巡查队) that the civic reports of each of its grids go to
+  (``catalogue_services.patrol_team_set``): one of its service teams — the 文明劝导, else the
+  平安巡逻, else the 环境保护 team, else its first (the seed gives every corps two to four
+  teams, each with its volunteers' team profile, so no team is added); the patrol team of
+  community A has a second team leader, the demo login ``patrol`` (same password), which the
+  step's summary line names (the seed's table of logins is the fixed ``ACCOUNTS``);
 * its published contacts (``board_services.contact_add``): a grid worker (网格员) per grid and
   the community police officer, with made-up work numbers (0531-8xxxxxxx), and the service and
   supervision phones where the seed left them empty (``community_phones_set``);
@@ -119,9 +121,10 @@ SYSTEM = Scope(user_id=0, is_superuser=True)
 TICKETS_PER_BASE = 200  # tickets over the year per BASE_RESIDENTS residents
 MIN_TICKETS = 40
 DAYS_BACK = 365
-MAX_PHOTOS = 48  # generated photos in all, whatever the scale
+MAX_PHOTOS = 24  # generated photos in all, whatever the scale
 LOGIN_PREFIX = "desk-demo-"
 PATROL_LOGIN = ("patrol", "马建军")
+PATROL_KINDS = ("文明劝导服务队", "平安巡逻服务队", "环境保护服务队")
 APP_NAME = "泉城随手拍小程序"
 
 # Fates of a ticket: the ones that end closed happen over the year, the open ones lately.
@@ -489,7 +492,7 @@ def _photo(state: _State, name: str, kind: str = "report") -> SimpleUploadedFile
         return None
     state.photos_left -= 1
     rng = state.rng
-    width, height = 960, 720
+    width, height = 800, 600
     image = Image.new("RGB", (width, height), (rng.randint(150, 185),) * 3)
     draw = ImageDraw.Draw(image)
     draw.rectangle((0, int(height * 0.62), width, height), fill=(125, 118, 105))
@@ -510,30 +513,32 @@ def _photo(state: _State, name: str, kind: str = "report") -> SimpleUploadedFile
 # --- setting up the communities -----------------------------------------------------------------
 
 
+def _patrol_team_of(teams: list[Org]) -> Org:
+    """The service team best suited to patrol (文明劝导 before 平安巡逻 before 环境保护), else
+    the first."""
+    for kind in PATROL_KINDS:
+        for team in teams:
+            if team.name.endswith(kind):
+                return team
+    return teams[0]
+
+
 def _patrol_teams(state: _State) -> None:
-    """A patrol team under each community's corps, serving every grid of the community."""
+    """Each community's patrol team is one of its service teams; it serves every grid."""
     ctx = state.ctx
     for community in ctx.communities:
-        corps = ctx.corps.get(community.pk)
-        if corps is None:
+        teams = ctx.teams.get(community.pk)
+        if not teams:
             continue
-        team = org_services.org_create(
-            actor=None,
-            scope=SYSTEM,
-            parent=corps,
-            kind=OrgKind.TEAM,
-            name=f"{community.name}文明巡查队",
-            sort_order=99,
-        )
+        team = _patrol_team_of(teams)
         state.patrols[community.pk] = team
-        ctx.counts[f"org.{OrgKind.TEAM}"] += 1
         for grid in ctx.grids.get(community.pk, []):
             catalogue_services.patrol_team_set(actor=None, scope=SYSTEM, grid=grid, team=team)
     state.counts["patrol_teams"] = len(state.patrols)
 
 
 def _patrol_login(state: _State) -> None:
-    """The demo login ``patrol``: the leader of community A's patrol team."""
+    """The demo login ``patrol``: a leader of community A's patrol team."""
     ctx = state.ctx
     username, name = PATROL_LOGIN
     team = state.patrols.get(ctx.named["community_a"].pk)
@@ -548,10 +553,10 @@ def _patrol_login(state: _State) -> None:
         actor=None, scope=SYSTEM, org=team, user=user, role=Role.TEAM_LEADER
     )
     ctx.users[username] = user
-    state.handlers[team.pk] = user
     leader = ctx.users.get("leader")
-    if leader is not None:  # the seed's team leader answers for her own team
+    if leader is not None:  # the seed's team leader answers for her own team …
         state.handlers[ctx.named["team_a"].pk] = leader
+    state.handlers[team.pk] = user  # … and ``patrol`` for the patrol team
 
 
 def _contacts(state: _State) -> None:

@@ -24,6 +24,9 @@ from huzhu.orgs.roles import Perm
 from huzhu.orgs.scope import Scope
 
 NOT_FOUND = gettext_lazy("工单不存在或无权查看。")
+# Steps whose note holds what a resident wrote (a rating comment, a reason to withdraw) or a
+# worker's note on closing: shown on the public timeline and in Open311 without their note.
+PRIVATE_NOTE_VERBS = frozenset({"close", "reopen", "withdraw"})
 # Channels only desk staff register (a visit, a call): the worker is not the reporter.
 STAFF_CHANNELS = (Channel.WALK_IN, Channel.PHONE)
 

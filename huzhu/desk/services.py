@@ -78,9 +78,12 @@ def _event(
 
 
 def _locked(ticket: Ticket) -> Ticket:
+    """The ticket's row, locked until the transaction ends, with what the steps read (the
+    receiver and reporter load only when a notification needs them)."""
     return (
         Ticket.objects.select_for_update(of=("self",))
-        .select_related("org", "grid", "matter_type", "team", "receiver", "reporter")
+        .select_related("org", "grid", "matter_type", "team")
+        .order_by()
         .get(pk=ticket.pk)
     )
 
@@ -381,7 +384,8 @@ def ticket_accept(
         before = ticket.status
         now = timezone.now()
         ticket.status = TicketStatus.ACCEPTED
-        ticket.receiver = ticket.receiver or actor
+        if ticket.receiver_id is None:
+            ticket.receiver = actor
         ticket.accepted_at = now
         ticket.due_date = _deadline(
             today or timezone.localdate(now), ticket.matter_type.deadline_days
@@ -402,7 +406,8 @@ def ticket_answer(*, actor: Any, access: TicketAccess, answer: str) -> Ticket:
         _refuse_status(ticket, (TicketStatus.REGISTERED, TicketStatus.ACCEPTED), _("当场答复"))
         before = ticket.status
         now = timezone.now()
-        ticket.receiver = ticket.receiver or actor
+        if ticket.receiver_id is None:
+            ticket.receiver = actor
         ticket.accepted_at = ticket.accepted_at or now
         ticket.result = answer
         ticket.resolved_at = now
@@ -709,7 +714,8 @@ def ticket_link(*, actor: Any, access: TicketAccess, original: Ticket, note: str
         before = ticket.status
         now = timezone.now()
         ticket.duplicate_of = original
-        ticket.receiver = ticket.receiver or actor
+        if ticket.receiver_id is None:
+            ticket.receiver = actor
         ticket.result = _("与工单 %(number)s 反映的是同一事项，并案办理。") % {
             "number": original.number
         }

@@ -77,7 +77,6 @@ EVENT_LABELS = {
 }
 # Steps whose note the resident wrote (a rating comment, a withdrawal reason) or that may
 # carry a worker's remark about the resident: shown to the reporter, never to the public.
-PRIVATE_NOTE_VERBS = frozenset({"close", "reopen", "withdraw"})
 
 
 # --- reads ------------------------------------------------------------------------------------
@@ -107,7 +106,7 @@ def timeline(ticket: Ticket, *, for_public: bool) -> list[Step]:
         Step(
             label=str(EVENT_LABELS.get(event.verb, event.verb)),
             at=event.created_at,
-            note="" if for_public and event.verb in PRIVATE_NOTE_VERBS else event.note,
+            note="" if for_public and event.verb in selectors.PRIVATE_NOTE_VERBS else event.note,
         )
         for event in public_events(ticket)
     ]

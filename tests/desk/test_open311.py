@@ -536,7 +536,7 @@ def test_a_handled_request_shows_the_standard_fields(placed):
     photo = ticket.photos.get()
     data = body(Client().get(f"{BASE}/requests/{ticket.number}.json"))[0]
     assert data["status"] == "closed"
-    assert data["status_notes"] == "5★ 谢谢"
+    assert data["status_notes"] == "已清理干净"  # the result, never the resident's comment
     assert data["media_url"] == f"http://testserver/desk/photos/{photo.pk}/"
     root = xml(Client().get(f"{BASE}/requests/{ticket.number}.xml"))
     assert root.tag == "service_requests"
@@ -721,3 +721,25 @@ def test_xml_escapes_text_and_json_keeps_chinese(placed):
     assert "乱贴 “小广告”" in response.content.decode("utf-8")  # not \\u escapes
     root = xml(Client().get(f"{BASE}/requests/{ticket.number}.xml"))
     assert root.find("request/description").text == "A&B 商店门口  乱贴 “小广告”"
+
+
+def test_status_notes_never_carry_what_the_resident_wrote(city):
+    """A rating comment or a withdrawal reason is the resident's own text: Open311 shows the
+    result instead (or nothing)."""
+    from huzhu.desk.services import FollowUp, ticket_follow_up
+    from tests.desk.factories import access as access_of
+    from tests.desk.factories import patrol_team, report, run_to, team_leader
+    from tests.needs.factories import make_resident
+
+    resident = make_resident(city.grid_a, "王阿姨", username="wang-ayi")
+    leader = team_leader(patrol_team(city.community_a, city.grid_a), "patrol-x")
+    ticket = report(resident.user, city.grid_a)
+    run_to(ticket, "resolved", worker=city.worker_a, handler=leader, result="已清理干净")
+    ticket_follow_up(
+        actor=resident.user,
+        access=access_of(resident.user, ticket),
+        data=FollowUp(satisfied=True, rating=4, comment="隔壁老张又贴了"),
+    )
+    body = Client().get(f"/open311/v2/requests/{ticket.number}.json").json()
+    assert body[0]["status"] == "closed"
+    assert body[0]["status_notes"] == "已清理干净"

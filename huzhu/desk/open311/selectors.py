@@ -16,7 +16,7 @@ from huzhu.desk.models import (
     TicketPhoto,
     TicketStatus,
 )
-from huzhu.desk.selectors import public_tickets
+from huzhu.desk.selectors import PRIVATE_NOTE_VERBS, public_tickets
 from huzhu.orgs.models import Org
 
 MAX_REQUESTS = 1000
@@ -65,7 +65,7 @@ def _annotated(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
     the same query."""
     notes = (
         TicketEvent.objects.filter(ticket=OuterRef("pk"), is_public=True)
-        .exclude(verb="create")
+        .exclude(verb__in=("create", *PRIVATE_NOTE_VERBS))
         .order_by("-created_at", "-id")
         .values("note")[:1]
     )
