@@ -79,6 +79,12 @@ def open_ticket(page: Page, base: str) -> None:
     page.locator("[data-testid=tickets] tbody tr a").first.click()
 
 
+def open_stats(page: Page, base: str) -> None:
+    """The desk statistics, once the charts have finished drawing."""
+    page.goto(f"{base}/desk/stats/")
+    page.wait_for_timeout(1500)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--base-url", default="http://127.0.0.1:8000")
@@ -141,7 +147,7 @@ def main() -> None:
         shot("worker-a", partial(open_ticket, base=base), "desk-ticket.png")
         shot("resident", "/desk/report/", "desk-report-mobile.png", mobile=True)
         shot("supervisor", "/desk/overdue/", "desk-overdue.png")
-        shot("supervisor", "/desk/stats/", "desk-stats.png")
+        shot("supervisor", partial(open_stats, base=base), "desk-stats.png")
         shot(None, "/desk/public/reports/", "desk-public-board-mobile.png", mobile=True)
         browser.close()
     if unknown := only - known:
