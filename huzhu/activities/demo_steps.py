@@ -1168,7 +1168,12 @@ def seed_activities(ctx: SeedContext) -> None:
         categories=dict(ServiceCategory.objects.values_list("name", "id")),
         served=dict(ServedGroup.objects.values_list("name", "id")),
         tz=timezone.get_current_timezone(),
-        now=dt.datetime.combine(ctx.today, dt.time(8, 0), tzinfo=timezone.get_current_timezone()),
+        # The demo's "now" is 08:00 of its day, or the real time when seeding earlier than
+        # that: nothing the demo records may lie in the future.
+        now=min(
+            dt.datetime.combine(ctx.today, dt.time(8, 0), tzinfo=timezone.get_current_timezone()),
+            timezone.now(),
+        ),
         calendar=WorkdayCalendar(),
         vendor=connections[router.db_for_write(ServiceRecord)].vendor,
         demo=_demo_volunteers(ctx),
