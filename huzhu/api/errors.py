@@ -21,6 +21,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
 from huzhu.api.services import InvalidToken
+from huzhu.desk.ratelimit import RateLimited
 
 if TYPE_CHECKING:
     from ninja import NinjaAPI
@@ -127,6 +128,11 @@ def install(api: NinjaAPI) -> None:
             for error in exc.errors
         ]
         return api.create_response(request, {"detail": errors}, status=422)
+
+    @api.exception_handler(RateLimited)
+    def on_rate_limited(request: HttpRequest, exc: RateLimited) -> HttpResponse:
+        # A flood refused by a service (a ValidationError subclass): 429 with its message.
+        return detail(request, 429, exc.messages[0])
 
     @api.exception_handler(PermissionDenied)
     def on_denied(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:

@@ -53,7 +53,6 @@ from huzhu.desk.models import (
     Suggestion,
     SuggestionStatus,
 )
-from huzhu.desk.ratelimit import RateLimited
 from huzhu.orgs.roles import Perm
 
 router = Router(tags=["desk"])
@@ -73,8 +72,6 @@ def api_fields() -> Iterator[None]:
     """Inside the block, a service's field names become the API's input names."""
     try:
         yield
-    except RateLimited:
-        raise
     except ValidationError as exc:
         if not hasattr(exc, "error_dict"):
             raise
@@ -416,11 +413,8 @@ def create_notice(request: HttpRequest, payload: NoticeIn) -> Any:
         consent_note=payload.consent_note,
         consent_at=payload.consent_at,
     )
-    try:
-        with api_fields():
-            notice = services.notice_submit(actor=request.user, scope=request.scope, data=data)
-    except RateLimited as exc:
-        return Status(429, {"detail": exc.messages[0]})
+    with api_fields():
+        notice = services.notice_submit(actor=request.user, scope=request.scope, data=data)
     return Status(201, _notice_out(notice.pk))
 
 
@@ -504,12 +498,9 @@ def create_suggestion(request: HttpRequest, payload: SuggestionIn) -> Any:
         is_public=payload.is_public,
         author_public=payload.author_public,
     )
-    try:
-        suggestion = services.suggestion_submit(
-            actor=request.user, data=data, client_address=_client_address(request)
-        )
-    except RateLimited as exc:
-        return Status(429, {"detail": exc.messages[0]})
+    suggestion = services.suggestion_submit(
+        actor=request.user, data=data, client_address=_client_address(request)
+    )
     return Status(201, _suggestion_out(suggestion.pk))
 
 

@@ -45,7 +45,7 @@ from huzhu.api.types import (
     ValidationErrorOut,
     text,
 )
-from huzhu.desk import catalogue_services, selectors, services
+from huzhu.desk import selectors, services
 from huzhu.desk.models import (
     OPEN_TICKET_STATUSES,
     Channel,
@@ -57,7 +57,6 @@ from huzhu.desk.models import (
     TicketPhoto,
     TicketStatus,
 )
-from huzhu.desk.ratelimit import RateLimited
 from huzhu.desk.selectors import TicketAccess
 from huzhu.orgs.models import Org
 from huzhu.people.selectors import person_get
@@ -439,8 +438,6 @@ def api_fields() -> Iterator[None]:
     names (``matter_type_id``)."""
     try:
         yield
-    except RateLimited:
-        raise
     except ValidationError as exc:
         if not hasattr(exc, "error_dict"):
             raise
@@ -610,16 +607,13 @@ def create_ticket(request: HttpRequest, payload: TicketIn) -> Any:
         contact_phone=payload.contact_phone,
         reporter_public=payload.reporter_public,
     )
-    try:
-        with api_fields():
-            ticket = services.ticket_create(
-                actor=request.user,
-                scope=request.scope,
-                data=data,
-                client_address=_client_address(request),
-            )
-    except RateLimited as exc:
-        return Status(429, {"detail": exc.messages[0]})
+    with api_fields():
+        ticket = services.ticket_create(
+            actor=request.user,
+            scope=request.scope,
+            data=data,
+            client_address=_client_address(request),
+        )
     return Status(201, _detail(request, ticket.pk, acted=True))
 
 
@@ -648,9 +642,7 @@ def similar_tickets(request: HttpRequest, ticket_id: ObjectId) -> Any:
 def reveal_contact(request: HttpRequest, response: HttpResponse, ticket_id: ObjectId) -> Any:
     access = _access(request, ticket_id)
     response["Cache-Control"] = "no-store"
-    phone = catalogue_services.ticket_contact_reveal(
-        actor=request.user, scope=request.scope, access=access
-    )
+    phone = services.ticket_contact_reveal(actor=request.user, scope=request.scope, access=access)
     return {"contact_phone": phone}
 
 

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from huzhu.common.audit import log_action
 from huzhu.desk.models import MatterKind, MatterType, PatrolTeam
-from huzhu.desk.selectors import TicketAccess, community_of
+from huzhu.desk.selectors import community_of
 from huzhu.desk.text import plain_text_errors
 from huzhu.orgs.models import Org, OrgKind
 from huzhu.orgs.roles import Perm
@@ -283,16 +283,3 @@ def patrol_team_set(*, actor: Any, scope: Scope, grid: Org, team: Org | None) ->
 
 
 # --- the contact phone -------------------------------------------------------------------
-
-
-def ticket_contact_reveal(*, actor: Any, scope: Scope, access: TicketAccess) -> str:
-    """The full contact phone of a ticket (the one given at intake, else the registered
-    reporter's), for a role with ``PERSON_REVEAL`` over the ticket's community. Audited."""
-    ticket = access.ticket
-    if not (access.is_staff and scope.can(Perm.PERSON_REVEAL, ticket.org)):
-        raise PermissionDenied(_("没有查看完整联系电话的权限。"))
-    phone = ticket.contact_phone or (ticket.reporter.phone if ticket.reporter else "")
-    if not phone:
-        raise ValidationError(_("该工单没有联系电话。"), code="no_phone")
-    log_action(actor, "desk.ticket.reveal", ticket, {"fields": ["contact_phone"]})
-    return phone

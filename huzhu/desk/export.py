@@ -17,6 +17,7 @@ from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from huzhu.common.audit import log_action
 from huzhu.desk.stats import DeskStats, Row
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -125,3 +126,22 @@ def write_stats_xlsx(
     _write_grids(workbook, mark, stats.by_grid)
     _write_breakdown(workbook, "月份", mark, "月份", stats.by_month)
     workbook.save(stream)
+
+
+def desk_stats_export(*, actor: Any, stats: DeskStats, stream: BinaryIO) -> None:
+    """Write the figures as .xlsx and audit the export when it holds any ticket (an empty
+    workbook tells nothing about anyone)."""
+    write_stats_xlsx(stats, exported_by=actor.get_username(), stream=stream)
+    if stats.total:
+        log_action(
+            actor,
+            "desk.stats.export",
+            None,
+            {
+                "date_from": f"{stats.date_from:%Y-%m-%d}",
+                "date_to": f"{stats.date_to:%Y-%m-%d}",
+                "org": stats.org_name,
+                "scope": stats.scope_label,
+                "tickets": stats.total,
+            },
+        )

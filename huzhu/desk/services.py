@@ -760,6 +760,19 @@ def photo_publish(*, actor: Any, access: TicketAccess, photo: TicketPhoto, publi
     log_action(actor, "desk.photo.publish" if public else "desk.photo.hide", access.ticket)
 
 
+def ticket_contact_reveal(*, actor: Any, scope: Scope, access: TicketAccess) -> str:
+    """The full contact phone of a ticket (the one given at intake, else the registered
+    reporter's), for a role with ``PERSON_REVEAL`` over the ticket's community. Audited."""
+    ticket = access.ticket
+    if not (access.is_staff and scope.can(Perm.PERSON_REVEAL, ticket.org)):
+        raise PermissionDenied(_("没有查看完整联系电话的权限。"))
+    phone = ticket.contact_phone or (ticket.reporter.phone if ticket.reporter else "")
+    if not phone:
+        raise ValidationError(_("该工单没有联系电话。"), code="no_phone")
+    log_action(actor, "desk.ticket.reveal", ticket, {"fields": ["contact_phone"]})
+    return phone
+
+
 # --- escalation ----------------------------------------------------------------------------
 
 

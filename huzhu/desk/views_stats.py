@@ -22,9 +22,8 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_safe
 
 from huzhu.activities.manage_views import request_scope, require_perm
-from huzhu.common.audit import log_action
 from huzhu.desk import stats
-from huzhu.desk.export import XLSX, write_stats_xlsx
+from huzhu.desk.export import XLSX, desk_stats_export
 from huzhu.orgs.roles import Perm
 from huzhu.orgs.scope import Scope
 from huzhu.web.forms import model_filter
@@ -109,20 +108,7 @@ def stats_export(request: HttpRequest) -> HttpResponse:
     """The figures as .xlsx, one sheet per breakdown; audited when there is anything in it."""
     _form, figures = _figures(request)
     stream = io.BytesIO()
-    write_stats_xlsx(figures, exported_by=request.user.get_username(), stream=stream)
-    if figures.total:  # an empty workbook tells nothing about anyone
-        log_action(
-            request.user,
-            "desk.stats.export",
-            None,
-            {
-                "date_from": f"{figures.date_from:%Y-%m-%d}",
-                "date_to": f"{figures.date_to:%Y-%m-%d}",
-                "org": figures.org_name,
-                "scope": figures.scope_label,
-                "tickets": figures.total,
-            },
-        )
+    desk_stats_export(actor=request.user, stats=figures, stream=stream)
     filename = f"服务台统计-{figures.date_from:%Y%m%d}-{figures.date_to:%Y%m%d}.xlsx"
     response = HttpResponse(stream.getvalue(), content_type=XLSX)
     response["Content-Disposition"] = content_disposition_header(True, filename)

@@ -25,7 +25,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
 from huzhu.activities.manage_views import refusal, refusal_on_form, request_scope
-from huzhu.desk import catalogue_services, selectors, services
+from huzhu.desk import selectors, services
 from huzhu.desk.forms_tickets import (
     AcceptForm,
     AcknowledgeForm,
@@ -447,7 +447,7 @@ def ticket_reveal(request: HttpRequest, ticket_id: int) -> HttpResponse:
     """POST: the full contact phone, once, audited by the service; a partial for HTMX."""
     access = staff_access(request, ticket_id)
     try:
-        phone = catalogue_services.ticket_contact_reveal(
+        phone = services.ticket_contact_reveal(
             actor=request.user, scope=request_scope(request), access=access
         )
     except (ValidationError, PermissionDenied) as exc:
