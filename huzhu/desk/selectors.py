@@ -218,3 +218,40 @@ def similar_open_tickets(ticket: Ticket, limit: int = 5) -> list[Ticket]:
         candidates = candidates.filter(grid_id=ticket.grid_id)
     candidates = candidates.exclude(pk=ticket.pk).exclude(status=TicketStatus.CLOSED)
     return list(candidates.order_by("-created_at")[:limit])
+
+
+def to_accept(*, scope: Scope) -> QuerySet[Ticket]:
+    """Registered tickets waiting for a worker to accept them (受理)."""
+    return ticket_base().filter(
+        scope.q("org__path", Perm.DESK_MANAGE), status=TicketStatus.REGISTERED
+    )
+
+
+def to_follow_up(*, scope: Scope, user: Any) -> QuerySet[Ticket]:
+    """Resolved tickets waiting for the follow-up (回访): the user's own, and all they manage."""
+    return ticket_base().filter(
+        Q(receiver_id=getattr(user, "pk", None)) | scope.q("org__path", Perm.DESK_MANAGE),
+        status=TicketStatus.RESOLVED,
+    )
+
+
+def returned_to(*, user: Any) -> QuerySet[Ticket]:
+    """Tickets a team sent back to the user as their first receiver."""
+    return ticket_base().filter(receiver_id=getattr(user, "pk", None), status=TicketStatus.RETURNED)
+
+
+def team_queue(*, scope: Scope, user: Any) -> QuerySet[Ticket]:
+    """Tickets of the teams the user handles, assigned or in progress."""
+    return ticket_list(scope=scope, user=user, team_only=True).filter(
+        status__in=(TicketStatus.ASSIGNED, TicketStatus.IN_PROGRESS)
+    )
+
+
+def visitor_log(*, scope: Scope, start: dt.date, end: dt.date) -> QuerySet[Ticket]:
+    """来访登记: the walk-in tickets registered from ``start`` to ``end``, in order."""
+    return (
+        ticket_base()
+        .within(scope)
+        .filter(channel=Channel.WALK_IN, created_at__date__gte=start, created_at__date__lte=end)
+        .order_by("created_at", "id")
+    )

@@ -16,7 +16,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -41,7 +41,7 @@ from huzhu.desk.forms_tickets import (
     TicketFilterForm,
     VisitorLogForm,
 )
-from huzhu.desk.models import Channel, Ticket, TicketStatus
+from huzhu.desk.models import Channel, Ticket
 from huzhu.orgs.roles import Perm
 from huzhu.orgs.scope import Scope
 from huzhu.people.models import Person
@@ -80,28 +80,22 @@ def _sections(request: HttpRequest, scope: Scope, today: dt.date) -> list[Sectio
     listing = reverse("desk:ticket_list")
     sections = []
     if scope.can(Perm.DESK_MANAGE):
-        managed = selectors.ticket_base().filter(scope.q("org__path", Perm.DESK_MANAGE))
         sections.append(
             _section(
                 "to_accept",
                 _("待受理"),
-                managed.filter(status=TicketStatus.REGISTERED),
+                selectors.to_accept(scope=scope),
                 f"{listing}?status=registered",
             )
         )
-        follow_up = selectors.ticket_base().filter(
-            Q(receiver_id=user.pk) | scope.q("org__path", Perm.DESK_MANAGE),
-            status=TicketStatus.RESOLVED,
-        )
+        follow_up = selectors.to_follow_up(scope=scope, user=user)
         sections.append(_section("follow_up", _("待回访"), follow_up, f"{listing}?status=resolved"))
-    returned = selectors.ticket_base().filter(receiver_id=user.pk, status=TicketStatus.RETURNED)
+    returned = selectors.returned_to(user=user)
     sections.append(
         _section("returned", _("回退给我的"), returned, f"{listing}?status=returned&mine=on")
     )
     if scope.can(Perm.DESK_HANDLE):
-        queue = selectors.ticket_list(scope=scope, user=user, team_only=True).filter(
-            status__in=(TicketStatus.ASSIGNED, TicketStatus.IN_PROGRESS)
-        )
+        queue = selectors.team_queue(scope=scope, user=user)
         sections.append(_section("team", _("本队待办"), queue, f"{listing}?status=open&team=on"))
     overdue = selectors.overdue_list(scope=scope, today=today)
     sections.append(_section("overdue", _("逾期督办"), overdue, reverse("desk:overdue")))
@@ -317,16 +311,7 @@ def visitor_log(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
     form = VisitorLogForm(request.GET or None)
     start, end = form.span(today)
-    rows = (
-        selectors.ticket_base()
-        .within(scope)
-        .filter(
-            channel=Channel.WALK_IN,
-            created_at__date__gte=start,
-            created_at__date__lte=end,
-        )
-        .order_by("created_at", "id")
-    )
+    rows = selectors.visitor_log(scope=scope, start=start, end=end)
     page = Paginator(rows, VISITOR_PAGE_SIZE).get_page(request.GET.get("page"))
     page.object_list = _visitor_rows(request, scope, list(page.object_list))
     context = {"form": form, "page": page, "start": start, "end": end}
